@@ -1,0 +1,66 @@
+import { Command } from 'commander';
+import { createApp } from './app.ts';
+import { ConfigError, loadConfig } from './config.ts';
+import { buildServer } from './http/server.ts';
+
+async function serve(opts: { api: boolean; worker: boolean }) {
+  const config = loadConfig();
+  const app = await createApp(config);
+  const closers: (() => Promise<unknown>)[] = [];
+  if (opts.worker) {
+    app.startWorker();
+    app.logger.info({ concurrency: config.SYNC_CONCURRENCY }, 'worker started');
+  }
+  if (opts.api) {
+    const server = buildServer({ services: app.services, tokens: config.API_TOKENS });
+    await server.listen({ host: config.API_HOST, port: config.API_PORT });
+    app.logger.info({ address: `http://${config.API_HOST}:${config.API_PORT}` }, 'admin API listening');
+    closers.push(() => server.close());
+  }
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    app.logger.info({ signal }, 'shutting down: finishing running work');
+    for (const close of closers) await close();
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const program = new Command('billing-sync').description(
+    'Consent-gated billing sync from SpinPanel to Autotask PSA (and NAV / Business Central)',
+  );
+  program
+    .command('api')
+    .description('run the admin HTTP API')
+    .action(() => serve({ api: true, worker: false }));
+  program
+    .command('worker')
+    .description('run a sync worker (run as many as you like against one Redis)')
+    .action(() => serve({ api: false, worker: true }));
+  program
+    .command('serve')
+    .description('run the admin API and a worker in one process')
+    .action(() => serve({ api: true, worker: true }));
+  program
+    .command('demo')
+    .description('run the whole story against local sandboxes and exit')
+    .action(async () => {
+      const { runDemo } = await import('./demo.ts');
+      await runDemo();
+    });
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      process.stderr.write(`${error.message}\n`);
+      process.exit(2);
+    }
+    process.stderr.write(`billing-sync: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+}

@@ -1,0 +1,100 @@
+import { z } from 'zod';
+
+/** Blank values count as unset, so `FOO=` in a .env file falls back to the default. */
+const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
+const opt = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema);
+const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
+
+const role = z.enum(['user', 'company_admin', 'reseller', 'operator']);
+export type Role = z.infer<typeof role>;
+
+export interface ApiToken {
+  token: string;
+  accountId: string;
+  role: Role;
+  userId: string;
+}
+
+/** `API_TOKENS=token=accountId:role:userId,token2=*:operator:ops1` — `*` means every account (operators). */
+const apiTokens = z.string().transform((raw, ctx) => {
+  const out: ApiToken[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const m = /^([^=]{16,})=([^:]+):([^:]+):([^:]+)$/.exec(entry);
+    const parsedRole = role.safeParse(m?.[3]);
+    if (!m || !parsedRole.success) {
+      ctx.addIssue({
+        code: 'custom',
+        message: `each entry must be <token of 16+ chars>=<accountId>:<role>:<userId>, role one of ${role.options.join('|')}`,
+      });
+      return z.NEVER;
+    }
+    out.push({ token: m[1]!, accountId: m[2]!, role: parsedRole.data, userId: m[4]! });
+  }
+  return out;
+});
+
+/** `CREDENTIALS_KEYS=kid:base64key[,oldkid:base64key…]` — the first key encrypts, all decrypt. */
+const credentialKeys = z.string().transform((raw, ctx) => {
+  const out: { id: string; key: Buffer }[] = [];
+  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+    const [id, b64] = entry.split(':');
+    const key = b64 ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
+    if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
+      ctx.addIssue({ code: 'custom', message: 'each entry must be <keyId>:<base64 of exactly 32 bytes>' });
+      return z.NEVER;
+    }
+    out.push({ id, key });
+  }
+  if (out.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'at least one key is required' });
+    return z.NEVER;
+  }
+  return out;
+});
+
+export const ConfigSchema = z.object({
+  REDIS_URL: opt(z.string().url().default('redis://127.0.0.1:6379')),
+  REDIS_PREFIX: opt(z.string().regex(/^[a-z0-9_-]+$/i).default('bs')),
+  REDIS_ALLOW_EVICTION: opt(bool.default(false)),
+  CREDENTIALS_KEYS: opt(credentialKeys),
+  SPINPANEL_API_URL: opt(z.string().url().default('https://api.spinpanel.example/v1')),
+  AUTOTASK_ZONE_LOOKUP_URL: opt(
+    z.string().url().default('https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation'),
+  ),
+  API_HOST: opt(z.string().default('127.0.0.1')),
+  API_PORT: opt(z.coerce.number().int().min(0).max(65535).default(8080)),
+  API_TOKENS: opt(apiTokens.default([])),
+  POLICY_VERSION: opt(z.string().default('2024-06')),
+  SYNC_INTERVAL_MINUTES: opt(z.coerce.number().int().min(5).max(1440).default(60)),
+  SYNC_CONCURRENCY: opt(z.coerce.number().int().min(1).max(64).default(4)),
+  SYNC_ATTEMPTS: opt(z.coerce.number().int().min(1).max(20).default(5)),
+  SYNC_BACKOFF_MS: opt(z.coerce.number().int().min(10).default(5000)),
+  HTTP_TIMEOUT_MS: opt(z.coerce.number().int().min(100).default(30000)),
+  LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+});
+
+const SECRET_VARS = new Set(['CREDENTIALS_KEYS', 'API_TOKENS', 'REDIS_URL']);
+
+export type Config = z.infer<typeof ConfigSchema>;
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+  }
+}
+
+/** Parse the environment once at start-up; every bad variable is listed, not just the first. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const result = ConfigSchema.safeParse(env);
+  if (result.success) return result.data;
+  const problems = result.error.issues.map((issue) => {
+    const name = issue.path.join('.') || '(environment)';
+    const unset = blankToUndefined(env[name]) === undefined;
+    // Secrets are never echoed back, even when malformed.
+    const shown = SECRET_VARS.has(name) ? '' : ` (got ${JSON.stringify(env[name]?.slice(0, 60))})`;
+    const msg = unset ? 'is required' : `${issue.message}${shown}`;
+    return `${name}: ${msg}`;
+  });
+  throw new ConfigError(problems);
+}

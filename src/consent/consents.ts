@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { Role } from '../config.ts';
+import { AppError, forbidden, notFound } from '../errors.ts';
+import { appendAudit } from '../store/audit.ts';
+import type { StoreContext } from '../store/context.ts';
+
+export const SCOPES = ['billing:read', 'billing:push', 'contacts:push'] as const;
+export type Scope = (typeof SCOPES)[number];
+
+/** The identity behind a request: from the bearer token, never from the request body. */
+export interface Actor {
+  userId: string;
+  role: Role;
+}
+
+export const GrantConsentBody = z.object({
+  level: z.enum(['user', 'company']).default('user'),
+  scopes: z.array(z.enum(SCOPES)).min(1).default(['billing:read', 'billing:push']),
+  policyVersion: z.string().min(1).optional(),
+});
+export type GrantConsentBody = z.infer<typeof GrantConsentBody>;
+
+export interface Consent {
+  id: string;
+  accountId: string;
+  level: 'user' | 'company';
+  scopes: Scope[];
+  grantedBy: Actor;
+  policyVersion: string;
+  status: 'active' | 'revoked';
+  grantedAt: string;
+  revokedAt: string | null;
+  revokedBy: Actor | null;
+}
+
+const ADMIN_ROLES: Role[] = ['company_admin', 'reseller'];
+
+export async function grantConsent(
+  ctx: StoreContext,
+  actor: Actor,
+  accountId: string,
+  body: GrantConsentBody,
+  currentPolicyVersion: string,
+): Promise<Consent> {
+  if (actor.role === 'operator') throw forbidden('operators cannot give consent on behalf of an account');
+  if (body.level === 'company' && !ADMIN_ROLES.includes(actor.role)) {
+    throw forbidden('only a company admin or a reseller may give company-level consent; a user may consent for itself');
+  }
+  const policyVersion = body.policyVersion ?? currentPolicyVersion;
+  if (policyVersion !== currentPolicyVersion) {
+    throw new AppError(
+      'policy_version_mismatch',
+      400,
+      `consent must be given to the current privacy policy version "${currentPolicyVersion}", not "${policyVersion}"`,
+    );
+  }
+  const consent: Consent = {
+    id: randomUUID(),
+    accountId,
+    level: body.level,
+    scopes: [...new Set(body.scopes)],
+    grantedBy: { userId: actor.userId, role: actor.role },
+    policyVersion,
+    status: 'active',
+    grantedAt: ctx.now().toISOString(),
+    revokedAt: null,
+    revokedBy: null,
+  };
+  const { redis, keys } = ctx;
+  await redis
+    .multi()
+    .set(keys.consent(accountId, consent.id), JSON.stringify(consent))
+    .zadd(keys.consents(accountId), Date.parse(consent.grantedAt), consent.id)
+    .sadd(keys.accounts(), accountId)
+    .exec();
+  await appendAudit(redis, keys, accountId, {
+    type: 'consent.granted',
+    actor,
+    subject: { consentId: consent.id },
+    data: { level: consent.level, scopes: consent.scopes, policyVersion },
+  });
+  return consent;
+}
+
+export async function getConsent(ctx: StoreContext, accountId: string, consentId: string): Promise<Consent> {
+  const raw = await ctx.redis.get(ctx.keys.consent(accountId, consentId));
+  if (!raw) throw notFound(`consent ${consentId}`);
+  return JSON.parse(raw) as Consent;
+}
+
+export async function listConsents(ctx: StoreContext, accountId: string): Promise<Consent[]> {
+  const ids = await ctx.redis.zrange(ctx.keys.consents(accountId), 0, -1);
+  if (ids.length === 0) return [];
+  const raws = await ctx.redis.mget(ids.map((id) => ctx.keys.consent(accountId, id)));
+  return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Consent);
+}
+
+/** A user-level consent is its granter's own; a company-level one may be withdrawn by any admin. */
+export function mayRevoke(actor: Actor, consent: Consent): boolean {
+  if (actor.userId === consent.grantedBy.userId) return true;
+  return consent.level === 'company' && ADMIN_ROLES.includes(actor.role);
+}

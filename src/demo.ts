@@ -1,0 +1,121 @@
+import { randomBytes } from 'node:crypto';
+import path from 'node:path';
+import { Redis } from 'ioredis';
+import { startAutotaskSandbox } from '../connectors/autotask/sandbox.ts';
+import { createApp } from './app.ts';
+import { loadConfig } from './config.ts';
+import type { Actor } from './consent/consents.ts';
+import { createLogger } from './logger.ts';
+import { ensureRedis } from './store/local-redis.ts';
+import type { RunRecord } from './sync/runs.ts';
+import { startSpinPanelSandbox } from './spinpanel/sandbox.ts';
+
+const out = (line = ''): void => {
+  process.stdout.write(`${line}\n`);
+};
+
+function printRun(title: string, run: RunRecord | undefined): void {
+  out(`\n== ${title}`);
+  if (!run) {
+    out('   (no run record)');
+    return;
+  }
+  const adj = run.applied.adjustUnits ?? 0;
+  out(
+    `   status ${run.status} · ${run.durationMs} ms · API calls ${run.apiCalls.total} · ` +
+      `applied ${JSON.stringify(run.applied)} · quarantined ${run.quarantined.length} · unmapped ${run.unmapped.length}`,
+  );
+  let customer = '';
+  for (const line of run.recon) {
+    if (line.customerName !== customer) {
+      customer = line.customerName;
+      out(`   ${customer}`);
+    }
+    const before = line.targetUnitsBefore ?? 0;
+    const delta = line.targetUnitsAfter - before;
+    const change = delta === 0 ? 'in step' : `adjusted ${delta > 0 ? '+' : ''}${delta}`;
+    out(
+      `     ${line.productName.padEnd(42).slice(0, 42)} SpinPanel ${String(line.spinpanelSeats).padStart(4)} · ` +
+        `Autotask ${String(before).padStart(4)} → ${String(line.targetUnitsAfter).padStart(4)}  ${change}`,
+    );
+  }
+  for (const e of run.errors) out(`   ! ${e.opKey ?? ''} ${e.message}`);
+  if (adj === 0 && run.status === 'succeeded') out('   no adjustment needed');
+}
+
+/**
+ * The story in one command: consent → link → sync → seats change → sync → revoke, against both sandboxes on
+ * this machine, with a private Redis when none answers.
+ */
+export async function runDemo(): Promise<void> {
+  const env = { ...process.env };
+  const redis = await ensureRedis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', path.resolve('.data/redis'));
+  if (redis.started) out(`(no Redis answered; started a private redis-server at ${redis.url})`);
+  const spinpanel = await startSpinPanelSandbox({ seed: 7, customers: 3, subscriptionsPerCustomer: 3 });
+  const autotask = await startAutotaskSandbox({
+    companies: spinpanel.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
+  });
+  const prefix = `demo-${randomBytes(4).toString('hex')}`;
+  const config = loadConfig({
+    ...env,
+    REDIS_URL: redis.url,
+    REDIS_PREFIX: prefix,
+    CREDENTIALS_KEYS: env.CREDENTIALS_KEYS || `demo:${randomBytes(32).toString('base64')}`,
+    SPINPANEL_API_URL: spinpanel.url,
+    AUTOTASK_ZONE_LOOKUP_URL: autotask.zoneLookupUrl,
+    SYNC_BACKOFF_MS: '200',
+    LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
+  });
+  const app = await createApp(config, { logger: createLogger(config.LOG_LEVEL) });
+  app.startWorker(2);
+  const accountId = spinpanel.data.account.id;
+  const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
+  try {
+    out(`SpinPanel sandbox ${spinpanel.url} · Autotask sandbox ${autotask.url} · Redis ${redis.url} (prefix ${prefix})`);
+    const consent = await app.services.grantConsent(admin, accountId, {
+      level: 'company',
+      scopes: ['billing:read', 'billing:push'],
+    });
+    out(`consent ${consent.id}: company level, granted by ${admin.userId}, policy ${consent.policyVersion}`);
+    const link = await app.services.createLink(admin, accountId, {
+      target: 'autotask',
+      credentials: { userName: 'sandbox@example.com', secret: 'sandbox-secret', integrationCode: 'SPINPANEL-SANDBOX' },
+      spinpanelApiKey: spinpanel.apiKey,
+      settings: { serviceBillingCodeId: 29682801 },
+    });
+    out(`link ${link.id}: credentials verified against "${link.displayName}", stored encrypted`);
+
+    const wait = { dryRun: false, waitMs: 60_000 };
+    const first = await app.services.syncNow(admin, accountId, link.id, wait);
+    printRun('first sync: contracts, services and units created', first.run);
+
+    const subs = spinpanel.data.subscriptions;
+    const [a, b] = [subs[0]!, subs[4]!];
+    spinpanel.setQuantity(a.id, a.quantity + 3);
+    spinpanel.setQuantity(b.id, Math.max(0, b.quantity - 2));
+    out(`\nIn SpinPanel: ${a.productName} +3 seats, ${b.productName} −2 seats`);
+    const second = await app.services.syncNow(admin, accountId, link.id, wait);
+    printRun('second sync: only the changed seats are adjusted', second.run);
+
+    const third = await app.services.syncNow(admin, accountId, link.id, wait);
+    printRun('third sync: nothing changed, nothing written', third.run);
+
+    const revoked = await app.services.revokeConsent(admin, accountId, consent.id);
+    out(`\nconsent revoked: gate closed for ${revoked.closedLinkIds.length} link(s), schedule removed`);
+    await app.services.syncNow(admin, accountId, link.id, wait).then(
+      () => out('!! a sync was accepted after revocation'),
+      (e: Error) => out(`a new sync is refused: ${e.message}`),
+    );
+    const writes = autotask.requests.filter((r) => r.method !== 'GET' && !r.path.endsWith('/query')).length;
+    out(`\nAutotask sandbox received ${autotask.requests.length} requests, ${writes} of them writes.`);
+    out('Data already delivered to Autotask stays there: revocation is not retroactive.');
+  } finally {
+    await app.close();
+    const r = new Redis(redis.url);
+    const stale = await r.keys(`${prefix}*`).then(async (k) => k.concat(await r.keys(`{${prefix}*`)));
+    if (stale.length) await r.del(...stale);
+    r.disconnect();
+    await Promise.all([spinpanel.close(), autotask.close()]);
+    await redis.stop();
+  }
+}

@@ -1,0 +1,229 @@
+import { randomUUID } from 'node:crypto';
+import { z } from 'zod';
+import type { LinkMapping, TargetKind, VerifyResult } from '../../connectors/types.ts';
+import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
+import { AppError, forbidden, notFound } from '../errors.ts';
+import { appendAudit } from '../store/audit.ts';
+import type { StoreContext } from '../store/context.ts';
+
+export type LinkStatus = 'active' | 'suspended' | 'revoked' | 'unlinked';
+
+export interface Link {
+  id: string;
+  accountId: string;
+  target: TargetKind;
+  name: string;
+  consentId: string;
+  status: LinkStatus;
+  /** Changes whenever the link may no longer act; a job or request carrying an older epoch is refused. */
+  epoch: number;
+  settings: Record<string, unknown>;
+  everyMinutes: number;
+  displayName: string;
+  createdAt: string;
+  createdBy: Actor;
+}
+
+/** What a link needs to act: the target's credentials and the account's SpinPanel key. Only ever stored sealed. */
+export interface LinkSecrets {
+  target: Record<string, unknown>;
+  spinpanelApiKey: string;
+}
+
+export const CreateLinkBody = z.object({
+  target: z.enum(['autotask']),
+  name: z.string().min(1).max(100).optional(),
+  consentId: z.string().uuid().optional(),
+  credentials: z.record(z.string(), z.unknown()),
+  spinpanelApiKey: z.string().min(8),
+  settings: z.record(z.string(), z.unknown()).default({}),
+  everyMinutes: z.number().int().min(5).max(1440).optional(),
+});
+export type CreateLinkBody = z.infer<typeof CreateLinkBody>;
+
+export const MappingBody = z.object({
+  customers: z
+    .record(
+      z.string(),
+      z.object({
+        companyId: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
+        contractId: z.union([z.number().int().positive(), z.string().min(1)]).optional(),
+      }),
+    )
+    .default({}),
+  products: z
+    .record(z.string(), z.object({ serviceId: z.union([z.number().int().positive(), z.string().min(1)]).optional() }))
+    .default({}),
+});
+
+const LINK_ROLES = ['company_admin', 'reseller'];
+const REQUIRED_SCOPES = ['billing:read', 'billing:push'] as const;
+
+function usableConsent(consent: Consent): boolean {
+  return consent.status === 'active' && REQUIRED_SCOPES.every((s) => consent.scopes.includes(s));
+}
+
+export interface CreateLinkDeps {
+  /** Check the target accepts the credentials; throws CredentialsRejectedError with the target's words. */
+  verify: (target: TargetKind, credentials: Record<string, unknown>, settings: Record<string, unknown>) => Promise<VerifyResult>;
+  /** Turns raw settings into validated ones (defaults applied); throws a 400 naming the field. */
+  parseSettings: (target: TargetKind, settings: Record<string, unknown>) => Record<string, unknown>;
+  defaultEveryMinutes: number;
+}
+
+/** A link is made only under an active consent, and only after the target has accepted the credentials. */
+export async function createLink(
+  ctx: StoreContext,
+  deps: CreateLinkDeps,
+  actor: Actor,
+  accountId: string,
+  body: CreateLinkBody,
+): Promise<Link> {
+  if (!LINK_ROLES.includes(actor.role)) {
+    throw forbidden('linking a billing system is an admin action (company admin or reseller)');
+  }
+  const consents = await listConsents(ctx, accountId);
+  const consent = body.consentId
+    ? consents.find((c) => c.id === body.consentId)
+    : consents.filter(usableConsent).at(-1);
+  if (!consent) {
+    throw new AppError(
+      'consent_required',
+      409,
+      body.consentId
+        ? `consent ${body.consentId} does not exist for this account`
+        : `no active consent with scopes ${REQUIRED_SCOPES.join(', ')}: grant consent before linking`,
+    );
+  }
+  if (!usableConsent(consent)) {
+    throw new AppError(
+      'consent_required',
+      409,
+      `consent ${consent.id} is ${consent.status} or lacks the scopes ${REQUIRED_SCOPES.join(', ')}`,
+    );
+  }
+  const settings = deps.parseSettings(body.target, body.settings);
+  const verified = await deps.verify(body.target, body.credentials, settings);
+  const link: Link = {
+    id: randomUUID(),
+    accountId,
+    target: body.target,
+    name: body.name ?? `${body.target} (${verified.displayName})`,
+    consentId: consent.id,
+    status: 'active',
+    epoch: 1,
+    settings,
+    everyMinutes: body.everyMinutes ?? deps.defaultEveryMinutes,
+    displayName: verified.displayName,
+    createdAt: ctx.now().toISOString(),
+    createdBy: actor,
+  };
+  const secrets: LinkSecrets = { target: body.credentials, spinpanelApiKey: body.spinpanelApiKey };
+  const { redis, keys, vault } = ctx;
+  const sealed = vault.encrypt(JSON.stringify(secrets), aadFor(accountId, link.id));
+  // Verification can take seconds; a revocation in the meantime must win, so the consent is watched and re-read.
+  const consentKey = keys.consent(accountId, consent.id);
+  await redis.watch(consentKey);
+  const fresh = await redis.get(consentKey);
+  if (!fresh || !usableConsent(JSON.parse(fresh) as Consent)) {
+    await redis.unwatch();
+    throw new AppError('consent_required', 409, `consent ${consent.id} was revoked while the link was being made`);
+  }
+  const saved = await redis
+    .multi()
+    .hset(keys.link(accountId, link.id), serializeLink(link))
+    .set(keys.credentials(accountId, link.id), sealed)
+    .zadd(keys.links(accountId), Date.parse(link.createdAt), link.id)
+    .exec();
+  if (!saved) throw new AppError('consent_changed', 409, `consent ${consent.id} changed while linking; try again`);
+  await appendAudit(redis, keys, accountId, {
+    type: 'link.created',
+    actor,
+    subject: { linkId: link.id, consentId: consent.id },
+    data: { target: link.target, displayName: link.displayName },
+  });
+  return link;
+}
+
+export const aadFor = (accountId: string, linkId: string) => `link:${accountId}:${linkId}`;
+
+function serializeLink(link: Link): Record<string, string> {
+  return {
+    id: link.id,
+    accountId: link.accountId,
+    target: link.target,
+    name: link.name,
+    consentId: link.consentId,
+    status: link.status,
+    epoch: String(link.epoch),
+    settings: JSON.stringify(link.settings),
+    everyMinutes: String(link.everyMinutes),
+    displayName: link.displayName,
+    createdAt: link.createdAt,
+    createdBy: JSON.stringify(link.createdBy),
+  };
+}
+
+function parseLink(h: Record<string, string>): Link {
+  return {
+    id: h.id!,
+    accountId: h.accountId!,
+    target: h.target as TargetKind,
+    name: h.name!,
+    consentId: h.consentId!,
+    status: h.status as LinkStatus,
+    epoch: Number(h.epoch),
+    settings: JSON.parse(h.settings ?? '{}'),
+    everyMinutes: Number(h.everyMinutes),
+    displayName: h.displayName ?? '',
+    createdAt: h.createdAt!,
+    createdBy: JSON.parse(h.createdBy ?? '{}'),
+  };
+}
+
+export async function getLink(ctx: StoreContext, accountId: string, linkId: string): Promise<Link> {
+  const h = await ctx.redis.hgetall(ctx.keys.link(accountId, linkId));
+  if (!h.id) throw notFound(`link ${linkId}`);
+  return parseLink(h);
+}
+
+export async function listLinks(ctx: StoreContext, accountId: string): Promise<Link[]> {
+  const ids = await ctx.redis.zrange(ctx.keys.links(accountId), 0, -1);
+  const pipeline = ctx.redis.pipeline();
+  for (const id of ids) pipeline.hgetall(ctx.keys.link(accountId, id));
+  const rows = (await pipeline.exec()) ?? [];
+  return rows.map(([, h]) => h as Record<string, string>).filter((h) => h.id).map(parseLink);
+}
+
+export async function readSecrets(ctx: StoreContext, accountId: string, linkId: string): Promise<LinkSecrets> {
+  const sealed = await ctx.redis.get(ctx.keys.credentials(accountId, linkId));
+  if (!sealed) throw new AppError('credentials_gone', 409, `link ${linkId} has no stored credentials`);
+  return JSON.parse(ctx.vault.decrypt(sealed, aadFor(accountId, linkId))) as LinkSecrets;
+}
+
+export async function getMapping(ctx: StoreContext, accountId: string, linkId: string): Promise<LinkMapping> {
+  const raw = await ctx.redis.get(ctx.keys.mapping(accountId, linkId));
+  return raw ? (JSON.parse(raw) as LinkMapping) : { customers: {}, products: {} };
+}
+
+export async function putMapping(
+  ctx: StoreContext,
+  actor: Actor,
+  accountId: string,
+  linkId: string,
+  mapping: LinkMapping,
+): Promise<LinkMapping> {
+  if (!LINK_ROLES.includes(actor.role)) throw forbidden('changing mappings is an admin action');
+  const link = await getLink(ctx, accountId, linkId);
+  if (link.status === 'unlinked' || link.status === 'revoked') {
+    throw new AppError('link_closed', 409, `link ${linkId} is ${link.status}`);
+  }
+  await ctx.redis.set(ctx.keys.mapping(accountId, linkId), JSON.stringify(mapping));
+  await appendAudit(ctx.redis, ctx.keys, accountId, {
+    type: 'mapping.changed',
+    actor,
+    subject: { linkId },
+    data: { customers: Object.keys(mapping.customers).length, products: Object.keys(mapping.products).length },
+  });
+  return mapping;
+}

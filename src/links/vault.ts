@@ -1,0 +1,63 @@
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+
+export interface VaultKey {
+  id: string;
+  key: Buffer;
+}
+
+export class VaultError extends Error {
+  override name = 'VaultError';
+}
+
+/**
+ * AES-256-GCM with the key id in every ciphertext, so keys can rotate: the first key encrypts, any listed key
+ * decrypts. The associated data binds a ciphertext to its link, so one link's secret cannot be replayed as
+ * another's. Format: `v1.<keyId>.<iv>.<tag>.<ciphertext>` (base64url parts).
+ */
+export class Vault {
+  private readonly byId: Map<string, Buffer>;
+  constructor(private readonly keys: VaultKey[]) {
+    if (keys.length === 0) throw new VaultError('the credential vault needs at least one key');
+    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+  }
+
+  get currentKeyId(): string {
+    return this.keys[0]!.id;
+  }
+
+  encrypt(plaintext: string, aad: string): string {
+    const { id, key } = this.keys[0]!;
+    const iv = randomBytes(12);
+    const cipher = createCipheriv('aes-256-gcm', key, iv);
+    cipher.setAAD(Buffer.from(aad));
+    const ct = Buffer.concat([cipher.update(plaintext, 'utf8'), cipher.final()]);
+    const parts = [iv, cipher.getAuthTag(), ct].map((b) => b.toString('base64url'));
+    return ['v1', id, ...parts].join('.');
+  }
+
+  decrypt(sealed: string, aad: string): string {
+    const [version, keyId, iv, tag, ct] = sealed.split('.');
+    if (version !== 'v1' || !keyId || !iv || !tag || ct === undefined) {
+      throw new VaultError('stored credentials are not in a format this vault understands');
+    }
+    const key = this.byId.get(keyId);
+    if (!key) {
+      throw new VaultError(`stored credentials were encrypted with key "${keyId}", which is not in CREDENTIALS_KEYS`);
+    }
+    try {
+      const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
+      decipher.setAAD(Buffer.from(aad));
+      decipher.setAuthTag(Buffer.from(tag, 'base64url'));
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+    } catch (cause) {
+      throw new VaultError(`stored credentials could not be decrypted with key "${keyId}" (wrong key or tampered)`, {
+        cause,
+      });
+    }
+  }
+
+  /** True when a ciphertext was sealed with an older key and should be re-encrypted. */
+  isStale(sealed: string): boolean {
+    return sealed.split('.')[1] !== this.currentKeyId;
+  }
+}

@@ -1,0 +1,172 @@
+import type { z } from 'zod';
+import {
+  Account,
+  Customer,
+  type Quarantined,
+  type Snapshot,
+  Subscription,
+  UsageLine,
+} from '../domain/types.ts';
+import type { SpinPanelClient } from './client.ts';
+import { SpinPanelError } from './errors.ts';
+
+/** The part of the client a pull uses; lets tests hand in a fake. */
+export type SnapshotSource = Pick<SpinPanelClient, 'getAccount' | 'listCustomers' | 'listSubscriptions'>;
+
+export interface PullOptions {
+  /** Customers the consent leaves out: never read beyond their id. */
+  excludedCustomerIds?: Set<string>;
+  /** Only subscriptions changed at or after this RFC 3339 timestamp. */
+  updatedSince?: string;
+  /** Customers whose subscriptions are fetched at once. @defaultValue 4 */
+  concurrency?: number;
+  /** Injected for tests; stamps `pulledAt`. */
+  now?: () => Date;
+}
+
+const schemas = { customer: Customer, subscription: Subscription, usage: UsageLine } as const;
+type Kind = keyof typeof schemas;
+type RecordOf<K extends Kind> = z.infer<(typeof schemas)[K]>;
+
+export interface Validated<T> {
+  valid: T[];
+  quarantined: Quarantined[];
+}
+
+/** At most this many issues per record: enough to fix it, short enough to read on a run report. */
+const MAX_ISSUES = 5;
+
+function readId(raw: unknown, key: 'id' | 'customerId'): string | null {
+  if (typeof raw !== 'object' || raw === null) return null;
+  const v = (raw as Record<string, unknown>)[key];
+  return typeof v === 'string' && v.length > 0 ? v : null;
+}
+
+/** `quantity: expected number, received string` — field names and types only, never values (personal data). */
+export function describeIssues(issues: readonly z.core.$ZodIssue[]): string {
+  const parts = issues.slice(0, MAX_ISSUES).map((issue) => {
+    const field = issue.path.length > 0 ? issue.path.map(String).join('.') : '(record)';
+    return `${field}: ${issue.message.replace(/^Invalid (input|option): /, '')}`;
+  });
+  if (issues.length > MAX_ISSUES) parts.push(`and ${issues.length - MAX_ISSUES} more`);
+  return parts.join('; ');
+}
+
+/** Pure: splits raw records into valid ones and quarantine entries. Never throws for a bad record. */
+export function validateRecords<K extends Kind>(
+  kind: K,
+  items: readonly unknown[],
+  context: { customerId?: string } = {},
+): Validated<RecordOf<K>> {
+  const valid: RecordOf<K>[] = [];
+  const quarantined: Quarantined[] = [];
+  for (const raw of items) {
+    const parsed = schemas[kind].safeParse(raw);
+    if (parsed.success) {
+      valid.push(parsed.data as RecordOf<K>);
+      continue;
+    }
+    const customerId = context.customerId ?? (kind === 'customer' ? undefined : readId(raw, 'customerId'));
+    quarantined.push({
+      kind,
+      id: readId(raw, 'id'),
+      ...(customerId ? { customerId } : {}),
+      reason: describeIssues(parsed.error.issues),
+    });
+  }
+  return { valid, quarantined };
+}
+
+/** Subscriptions listed under a customer must say they belong to it; a mismatch is quarantined, not trusted. */
+function checkOwnership(customerId: string, subs: Subscription[]): Validated<Subscription> {
+  const out: Validated<Subscription> = { valid: [], quarantined: [] };
+  for (const sub of subs) {
+    if (sub.customerId === customerId) out.valid.push(sub);
+    else {
+      out.quarantined.push({
+        kind: 'subscription',
+        id: sub.id,
+        customerId,
+        reason: `customerId: listed under customer ${customerId} but the record names ${sub.customerId}`,
+      });
+    }
+  }
+  return out;
+}
+
+/**
+ * Runs `task` over `items` with at most `limit` in flight. On the first failure no new task starts, and the
+ * promise rejects only after the running ones have settled, so nothing is still talking to SpinPanel after.
+ */
+async function mapLimit<T, R>(
+  items: readonly T[],
+  limit: number,
+  task: (item: T) => Promise<R>,
+): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failure: { error: unknown } | undefined;
+  const worker = async () => {
+    while (failure === undefined && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await task(items[i] as T);
+      } catch (error) {
+        failure ??= { error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  if (failure) throw failure.error;
+  return results;
+}
+
+/**
+ * One pull of an account's billing data, validated into canonical types. Bad records are quarantined and
+ * reported; request failures (after the client's throttle waits) reject so the run can retry or fail.
+ *
+ * The customer list is always read in full, even for an incremental pull: a subscription can change without
+ * its customer changing, so `updatedSince` narrows only the subscription lists.
+ */
+export async function pullSnapshot(client: SnapshotSource, opts: PullOptions = {}): Promise<Snapshot> {
+  const excluded = opts.excludedCustomerIds ?? new Set<string>();
+  const now = opts.now ?? (() => new Date());
+  // Stamped before the first read, so a later pull with `updatedSince: pulledAt` also sees changes made
+  // while this one was running.
+  const pulledAt = now().toISOString();
+
+  const account = Account.safeParse(await client.getAccount());
+  if (!account.success) {
+    // Without the account there is nothing to attribute records to: fail the pull, naming the fields.
+    throw new SpinPanelError({
+      method: 'GET',
+      path: '/account',
+      title: 'invalid account record',
+      detail: describeIssues(account.error.issues),
+      transient: false,
+    });
+  }
+
+  const rawCustomers = await client.listCustomers();
+  const included = rawCustomers.filter((raw) => {
+    const id = readId(raw, 'id');
+    return id === null || !excluded.has(id);
+  });
+  const customers = validateRecords('customer', included);
+
+  const toFetch = customers.valid.filter((c) => c.status !== 'offboarded');
+  const perCustomer = await mapLimit(toFetch, opts.concurrency ?? 4, async (customer) => {
+    const raw = await client.listSubscriptions(customer.id, { updatedSince: opts.updatedSince });
+    const checked = validateRecords('subscription', raw, { customerId: customer.id });
+    const owned = checkOwnership(customer.id, checked.valid);
+    return { valid: owned.valid, quarantined: [...checked.quarantined, ...owned.quarantined] };
+  });
+
+  return {
+    account: account.data,
+    customers: customers.valid,
+    subscriptions: perCustomer.flatMap((r) => r.valid),
+    quarantined: [...customers.quarantined, ...perCustomer.flatMap((r) => r.quarantined)],
+    pulledAt,
+  };
+}

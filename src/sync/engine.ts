@@ -1,0 +1,164 @@
+import { isCancel } from 'axios';
+import type { ApplyResults, Connector, LinkMapping, Plan } from '../../connectors/types.ts';
+import { GateClosedError, type Gate, RequestCounter } from '../consent/gate.ts';
+import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
+import { SpinPanelClient } from '../spinpanel/client.ts';
+import { pullSnapshot } from '../spinpanel/snapshot.ts';
+import type { StoreContext } from '../store/context.ts';
+import { buildDesired } from './desired.ts';
+import { type RunRecord, saveRun } from './runs.ts';
+
+export interface EngineDeps {
+  store: StoreContext;
+  gate: Gate;
+  spinpanelUrl: string;
+  httpTimeoutMs: number;
+  makeConnector: (
+    link: Link,
+    secrets: LinkSecrets,
+    http: ReturnType<Gate['client']>,
+    signal: AbortSignal | undefined,
+  ) => Connector;
+}
+
+export interface RunRequest {
+  runId: string;
+  accountId: string;
+  linkId: string;
+  epoch: number;
+  dryRun: boolean;
+  trigger: 'schedule' | 'manual';
+  attempt?: number;
+}
+
+export class RunCancelledError extends Error {
+  override name = 'RunCancelledError';
+}
+
+const today = () => new Date().toISOString().slice(0, 10);
+const bump = (counts: Record<string, number>, kind: string) => {
+  counts[kind] = (counts[kind] ?? 0) + 1;
+};
+
+/**
+ * One sync of one link: snapshot → desired → target state → plan → apply, recorded as a run. Every request goes
+ * through the gate under the epoch the run was started with, so a revocation stops it at the next request.
+ * Permanent failures of single operations are recorded and the rest of the plan goes on; anything else ends the
+ * run with an error so the queue can retry it (writes are idempotent, so a retry converges).
+ */
+export async function runSync(
+  deps: EngineDeps,
+  req: RunRequest,
+  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => Promise<void> | void } = {},
+): Promise<RunRecord> {
+  const started = Date.now();
+  const counter = new RequestCounter();
+  const run: RunRecord = {
+    id: req.runId,
+    accountId: req.accountId,
+    linkId: req.linkId,
+    trigger: req.trigger,
+    dryRun: req.dryRun,
+    status: 'running',
+    attempt: req.attempt ?? 1,
+    startedAt: new Date(started).toISOString(),
+    finishedAt: null,
+    durationMs: null,
+    planned: {},
+    applied: {},
+    apiCalls: counter,
+    errors: [],
+    quarantined: [],
+    unmapped: [],
+    recon: [],
+  };
+  const finish = async (status: RunRecord['status']) => {
+    run.status = status;
+    run.finishedAt = new Date().toISOString();
+    run.durationMs = Date.now() - started;
+    run.apiCalls = { total: counter.total, byHost: { ...counter.byHost } };
+    await saveRun(deps.store, run);
+    return run;
+  };
+
+  try {
+    await saveRun(deps.store, run);
+    const ref = { accountId: req.accountId, linkId: req.linkId, epoch: req.epoch };
+    await deps.gate.assertOpen(ref);
+    const link = await getLink(deps.store, req.accountId, req.linkId);
+    const secrets = await readSecrets(deps.store, req.accountId, req.linkId);
+    const base = { timeoutMs: deps.httpTimeoutMs, signal: opts.signal, counter };
+    const spinpanel = new SpinPanelClient(
+      deps.gate.client(ref, {
+        ...base,
+        baseURL: deps.spinpanelUrl,
+        headers: { Authorization: `Bearer ${secrets.spinpanelApiKey}` },
+      }),
+    );
+    const connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
+
+    const snapshot = await pullSnapshot(spinpanel);
+    run.quarantined = snapshot.quarantined;
+    const desired = buildDesired(snapshot, {
+      effectiveDate: today(),
+      quantityBasis: link.settings.quantityBasis as 'quantity' | 'assignedLicenses' | undefined,
+    });
+    const mapping: LinkMapping = await getMapping(deps.store, req.accountId, req.linkId);
+    const state = await connector.readState(desired, mapping);
+    const plan = connector.plan(desired, state, mapping);
+    run.unmapped = plan.unmapped;
+    run.recon = plan.recon;
+    for (const op of plan.ops) bump(run.planned, op.kind);
+
+    if (req.dryRun) {
+      run.plan = plan.ops.map(({ key, kind, customerId, summary }) => ({ key, kind, customerId, summary }));
+      return await finish('succeeded');
+    }
+    await applyPlan(connector, plan, run, opts);
+    return await finish(run.errors.length > 0 ? 'partial' : 'succeeded');
+  } catch (error) {
+    const cancelled = error instanceof GateClosedError || isCancel(error) || opts.signal?.aborted;
+    run.errors.push({ kind: cancelled ? 'cancelled' : 'run', message: messageOf(error) });
+    await finish(cancelled ? 'cancelled' : 'failed').catch(() => {});
+    if (cancelled && !(error instanceof GateClosedError)) {
+      throw new RunCancelledError(`run ${req.runId} was cancelled: ${messageOf(error)}`, { cause: error });
+    }
+    throw error;
+  }
+}
+
+async function applyPlan(
+  connector: Connector,
+  plan: Plan,
+  run: RunRecord,
+  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => Promise<void> | void },
+): Promise<void> {
+  const results: ApplyResults = new Map();
+  const failed = new Set<string>();
+  let done = 0;
+  for (const op of plan.ops) {
+    if (opts.signal?.aborted) throw new RunCancelledError('the run was cancelled');
+    const blockedBy = op.needs?.find((k) => failed.has(k));
+    if (blockedBy) {
+      failed.add(op.key);
+      run.errors.push({ opKey: op.key, kind: 'skipped', message: `skipped: ${blockedBy} failed` });
+    } else {
+      try {
+        results.set(op.key, await connector.apply(op, results));
+        bump(run.applied, op.kind);
+      } catch (error) {
+        if (error instanceof GateClosedError || isCancel(error)) throw error;
+        const verdict = connector.classify(error);
+        if (verdict.kind !== 'permanent') throw error;
+        failed.add(op.key);
+        run.errors.push({ opKey: op.key, kind: op.kind, message: verdict.message });
+      }
+    }
+    done++;
+    await opts.onProgress?.(done, plan.ops.length);
+  }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
