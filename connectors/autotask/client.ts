@@ -115,7 +115,12 @@ export function failureKind(status: number | undefined, messages: string[], busi
 }
 
 /** Turns an axios failure into an AutotaskError. Callers pass cancellations and non-axios errors through. */
-export function toAutotaskError(err: AxiosError, method: string, path: string, secret?: string): AutotaskError {
+export function toAutotaskError(
+  err: AxiosError,
+  method: string,
+  path: string,
+  secret?: string,
+): AutotaskError {
   const redact = (s: string) => (secret ? s.split(secret).join('***') : s);
   // The original holds the request config and its Secret header: keep only what is safe to log.
   const cause = Object.assign(new Error(redact(err.message)), { name: err.name, code: err.code });
@@ -154,7 +159,8 @@ const DEFAULT_THROTTLE_WAIT_MS = 1000;
  * credentials, cancellation, programming errors — is permanent.
  */
 export function classifyAutotaskError(err: unknown): Classified {
-  if (axios.isAxiosError(err) && !axios.isCancel(err)) err = toAutotaskError(err, err.config?.method ?? '', '');
+  if (axios.isAxiosError(err) && !axios.isCancel(err))
+    err = toAutotaskError(err, err.config?.method ?? '', '');
   const message = err instanceof Error ? err.message : String(err);
   if (isCancellation(err)) return { kind: 'permanent', message };
   if (err instanceof AutotaskError) {
@@ -248,7 +254,8 @@ export class AutotaskClient {
       let last = -1;
       for (const item of items) {
         const id = (item as { id?: unknown } | null)?.id;
-        if (typeof id !== 'number') throw new AutotaskError(`Autotask ${entity} record without id`, 200, [], 'permanent');
+        if (typeof id !== 'number')
+          throw new AutotaskError(`Autotask ${entity} record without id`, 200, [], 'permanent');
         if (!seen.has(id)) out.push(item);
         seen.add(id);
         last = Math.max(last, id);

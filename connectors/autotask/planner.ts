@@ -1,4 +1,12 @@
-import type { DesiredCustomer, DesiredLine, DesiredState, LinkMapping, Plan, PlanOp, ReconLine } from '../types.ts';
+import type {
+  DesiredCustomer,
+  DesiredLine,
+  DesiredState,
+  LinkMapping,
+  Plan,
+  PlanOp,
+  ReconLine,
+} from '../types.ts';
 import {
   addDays,
   type ContractBody,
@@ -9,7 +17,14 @@ import {
   serviceBody,
   serviceName,
 } from './mappers.ts';
-import type { AutotaskSettings, Company, Contract, ContractService, ContractServiceUnit, Service } from './schemas.ts';
+import type {
+  AutotaskSettings,
+  Company,
+  Contract,
+  ContractService,
+  ContractServiceUnit,
+  Service,
+} from './schemas.ts';
 
 /**
  * Units are read `UNITS_LOOKAHEAD_DAYS` after the effective date: apply may shift an adjustment a few days
@@ -114,7 +129,12 @@ function indexState(state: AutotaskState): Indexed {
 
 type Resolved<T> = { ok: T } | { reason: string };
 
-function resolveCompany(customer: DesiredCustomer, mapping: LinkMapping, state: AutotaskState, idx: Indexed) {
+function resolveCompany(
+  customer: DesiredCustomer,
+  mapping: LinkMapping,
+  state: AutotaskState,
+  idx: Indexed,
+): Resolved<Company> {
   const mapped = toId(mapping.customers[customer.customerId]?.companyId);
   if (mapped === null) return { reason: 'the mapped Autotask company id is not a number' };
   if (mapped !== undefined) {
@@ -208,7 +228,8 @@ export function planAutotask(
 
   function resolveService(line: DesiredLine): Resolved<IdOrRef> {
     const mapped = toId(mapping.products[line.productId]?.serviceId);
-    if (mapped === null) return { reason: `the Autotask service mapped to ${line.productName} is not a number` };
+    if (mapped === null)
+      return { reason: `the Autotask service mapped to ${line.productName} is not a number` };
     if (mapped !== undefined) {
       return idx.servicesById.has(mapped)
         ? { ok: mapped }
@@ -219,7 +240,9 @@ export function planAutotask(
     const found = state.services.filter((s) => sameServiceName(s.name, name));
     if (found.length === 1) return { ok: found[0]!.id };
     if (found.length > 1) {
-      return { reason: `${found.length} Autotask services named "${name}"; map product ${line.productId} to one` };
+      return {
+        reason: `${found.length} Autotask services named "${name}"; map product ${line.productId} to one`,
+      };
     }
     let op = newServices.get(name.toLowerCase());
     if (!op) {
@@ -343,13 +366,21 @@ export function planAutotask(
         csRef = { ref: csOp.key };
       }
       adjOps.push(
-        adjustOp(customerId, line.productId, `${line.productName} for ${customer.name}`, date, before ?? 0, delta, {
-          contractId: contractRef,
-          contractServiceId: csRef,
-          serviceId: group.service,
-          adjustedUnitPrice: decimalToNumber(line.unitPrice.amount),
-          adjustedUnitCost: decimalToNumber(line.unitCost.amount),
-        }),
+        adjustOp(
+          customerId,
+          line.productId,
+          `${line.productName} for ${customer.name}`,
+          date,
+          before ?? 0,
+          delta,
+          {
+            contractId: contractRef,
+            contractServiceId: csRef,
+            serviceId: group.service,
+            adjustedUnitPrice: decimalToNumber(line.unitPrice.amount),
+            adjustedUnitCost: decimalToNumber(line.unitCost.amount),
+          },
+        ),
       );
     }
 
@@ -363,7 +394,8 @@ export function planAutotask(
       const units = idx.unitsByCs.get(cs.id) ?? 0;
       if (units === 0) continue;
       const service = idx.servicesById.get(cs.serviceID);
-      const productId = productOfService.get(cs.serviceID) ?? markedProduct(service) ?? `service-${cs.serviceID}`;
+      const productId =
+        productOfService.get(cs.serviceID) ?? markedProduct(service) ?? `service-${cs.serviceID}`;
       const productName = service?.name ?? `Autotask service ${cs.serviceID}`;
       recon.push({
         customerId: customer.customerId,

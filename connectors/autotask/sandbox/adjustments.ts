@@ -15,7 +15,9 @@ function resolveContractService(s: Store, contract: Row, v: Record<string, unkno
   if (given(v.contractServiceID)) {
     const cs = s.db.contractServices.get(v.contractServiceID as number);
     if (!cs || cs.contractID !== contract.id) {
-      throw businessError(`contractServiceID ${String(v.contractServiceID)} is not a service of contract ${contract.id}`);
+      throw businessError(
+        `contractServiceID ${String(v.contractServiceID)} is not a service of contract ${contract.id}`,
+      );
     }
     if (given(v.serviceID) && v.serviceID !== cs.serviceID) {
       throw businessError(`serviceID ${String(v.serviceID)} does not match contractServiceID ${cs.id}`);
@@ -25,7 +27,9 @@ function resolveContractService(s: Store, contract: Row, v: Record<string, unkno
   if (!given(v.serviceID)) throw businessError('contractServiceID or serviceID is required');
   const service = s.db.services.get(v.serviceID as number);
   if (!service) throw businessError(`serviceID ${String(v.serviceID)} does not refer to an existing Service`);
-  return [...s.db.contractServices.values()].find((cs) => cs.contractID === contract.id && cs.serviceID === service.id);
+  return [...s.db.contractServices.values()].find(
+    (cs) => cs.contractID === contract.id && cs.serviceID === service.id,
+  );
 }
 
 /** The lowest unit count from `from` onward, given the adjustments (new one included). */
@@ -44,13 +48,19 @@ function lowestUnitsFrom(existing: Row[], csId: number, from: string): { units: 
  * tables, so a refused adjustment leaves no half-made contract service behind.
  */
 export function createAdjustment(s: Store, raw: Record<string, unknown>): number {
-  const values = parseCreate(SPECS.ContractServiceAdjustments, canonicalBody('ContractServiceAdjustments', raw));
+  const values = parseCreate(
+    SPECS.ContractServiceAdjustments,
+    canonicalBody('ContractServiceAdjustments', raw),
+  );
   const contract = s.db.contracts.get(values.contractID as number);
-  if (!contract) throw businessError(`contractID ${String(values.contractID)} does not refer to an existing Contract`);
+  if (!contract)
+    throw businessError(`contractID ${String(values.contractID)} does not refer to an existing Contract`);
   const day = dayOf(values.effectiveDate as string);
   const [start, end] = [dayOf(contract.startDate), dayOf(contract.endDate)];
   if (day < start || day > end) {
-    throw businessError(`effectiveDate ${day} must be within the contract's start date ${start} and end date ${end}`);
+    throw businessError(
+      `effectiveDate ${day} must be within the contract's start date ${start} and end date ${end}`,
+    );
   }
   let cs = resolveContractService(s, contract, values);
   if (cs) {
@@ -59,7 +69,12 @@ export function createAdjustment(s: Store, raw: Record<string, unknown>): number
       throw businessError('duplicate data into contract_service_period');
     }
   }
-  const pending = { contractServiceID: cs?.id ?? -1, effectiveDate: values.effectiveDate, unitChange: values.unitChange, id: 0 };
+  const pending = {
+    contractServiceID: cs?.id ?? -1,
+    effectiveDate: values.effectiveDate,
+    unitChange: values.unitChange,
+    id: 0,
+  };
   const mine = s.db.adjustments.filter((a) => a.contractServiceID === pending.contractServiceID);
   const low = lowestUnitsFrom([...mine, pending], pending.contractServiceID, day);
   if (low.units < 0) throw businessError(`Units cannot be less than 0 (would be ${low.units} on ${low.day})`);
@@ -74,7 +89,11 @@ export function createAdjustment(s: Store, raw: Record<string, unknown>): number
   }
   const id = s.nextId('adjustments');
   s.db.adjustments.push(
-    makeRow('ContractServiceAdjustments', id, { ...values, contractServiceID: cs.id, serviceID: cs.serviceID }),
+    makeRow('ContractServiceAdjustments', id, {
+      ...values,
+      contractServiceID: cs.id,
+      serviceID: cs.serviceID,
+    }),
   );
   return id;
 }

@@ -35,7 +35,9 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
   };
   const counters: Record<Table, number> = { ...ID_BASE };
   const taken = (table: Table, id: number): boolean =>
-    table === 'adjustments' ? db.adjustments.some((a) => a.id === id) : (db[table] as Map<number, Row>).has(id);
+    table === 'adjustments'
+      ? db.adjustments.some((a) => a.id === id)
+      : (db[table] as Map<number, Row>).has(id);
   const nextId = (table: Table): number => {
     let id = counters[table];
     while (taken(table, id)) id += 1;
@@ -43,7 +45,9 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
     return id;
   };
 
-  const codes = opts.billingCodes ?? [{ id: DEFAULT_BILLING_CODE_ID, name: 'Recurring Contract Service', useType: 5 }];
+  const codes = opts.billingCodes ?? [
+    { id: DEFAULT_BILLING_CODE_ID, name: 'Recurring Contract Service', useType: 5 },
+  ];
   for (const c of codes) {
     db.billingCodes.set(c.id, makeRow('BillingCodes', c.id, { ...c, isActive: true, billingCodeType: 0 }));
   }

@@ -5,9 +5,24 @@ import type { Row } from './types.ts';
 /** A compiled filter: true when the row matches every top-level condition (Autotask ANDs them). */
 export type Predicate = (row: Row) => boolean;
 
-const FIELD_OPS = new Set(['eq', 'noteq', 'gt', 'gte', 'lt', 'lte', 'beginswith', 'endswith', 'contains', 'exist', 'notexist', 'in', 'notin']);
+const FIELD_OPS = new Set([
+  'eq',
+  'noteq',
+  'gt',
+  'gte',
+  'lt',
+  'lte',
+  'beginswith',
+  'endswith',
+  'contains',
+  'exist',
+  'notexist',
+  'in',
+  'notin',
+]);
 
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const isObject = (v: unknown): v is Record<string, unknown> =>
+  typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Filter properties are case-insensitive too ("Op", "Field" work against Autotask). */
 function prop(o: Record<string, unknown>, name: string): unknown {
@@ -104,18 +119,23 @@ function compileOne(entity: EntityName, raw: unknown, udfCount: { n: number }): 
   }
   if (!FIELD_OPS.has(op)) throw businessError(`Invalid operation: ${opRaw}`);
   const fieldRaw = prop(raw, 'field');
-  if (typeof fieldRaw !== 'string' || fieldRaw === '') throw businessError(`field is required for op ${opRaw}`);
+  if (typeof fieldRaw !== 'string' || fieldRaw === '')
+    throw businessError(`field is required for op ${opRaw}`);
   const value = prop(raw, 'value');
-  if ((op === 'in' || op === 'notin') && !Array.isArray(value)) throw businessError(`The ${opRaw} operation requires an array value`);
-  if (op !== 'exist' && op !== 'notexist' && value === undefined) throw businessError(`value is required for op ${opRaw} on ${fieldRaw}`);
+  if ((op === 'in' || op === 'notin') && !Array.isArray(value))
+    throw businessError(`The ${opRaw} operation requires an array value`);
+  if (op !== 'exist' && op !== 'notexist' && value === undefined)
+    throw businessError(`value is required for op ${opRaw} on ${fieldRaw}`);
   if (prop(raw, 'udf') === true) {
-    if (!fieldName(entity, 'userDefinedFields')) throw businessError(`The ${entity} entity has no user-defined fields`);
+    if (!fieldName(entity, 'userDefinedFields'))
+      throw businessError(`The ${entity} entity has no user-defined fields`);
     udfCount.n += 1;
     if (udfCount.n > 1) throw businessError('Only one user-defined field may be queried at a time');
     return (row) => test(op, udfValue(row, fieldRaw), value);
   }
   const field = fieldName(entity, fieldRaw);
-  if (!field || field === 'userDefinedFields') throw businessError(`Unable to find ${fieldRaw} in the ${entity} entity.`);
+  if (!field || field === 'userDefinedFields')
+    throw businessError(`Unable to find ${fieldRaw} in the ${entity} entity.`);
   return (row) => test(op, row[field], value);
 }
 

@@ -50,5 +50,11 @@ export function udfDefinitions(entity: EntityName, store: Store): Record<string,
   for (const c of store.db.companies.values()) {
     for (const u of (c.userDefinedFields ?? []) as { name: string }[]) names.add(u.name);
   }
-  return [...names].map((name) => ({ name, dataType: 'string', isRequired: false, isReadOnly: false, isQueryable: true }));
+  return [...names].map((name) => ({
+    name,
+    dataType: 'string',
+    isRequired: false,
+    isReadOnly: false,
+    isQueryable: true,
+  }));
 }

@@ -93,7 +93,11 @@ export function runQuery(
   const match = compileFilter(entity, spec.filter);
   const hits = rows.filter((r) => (afterId === undefined || r.id > afterId) && match(r));
   const page = hits.slice(0, spec.max);
-  return { items: page.map((r) => project(r, spec.include)), more: hits.length > page.length, lastId: page.at(-1)?.id };
+  return {
+    items: page.map((r) => project(r, spec.include)),
+    more: hits.length > page.length,
+    lastId: page.at(-1)?.id,
+  };
 }
 
 export function countQuery(entity: EntityName, rows: Row[], filter: unknown): number {

@@ -1,6 +1,6 @@
 import { createAdjustment } from './adjustments.ts';
 import type { Store } from './db.ts';
-import { badRequest, businessError, noRoute, notFound, SandboxReply, wrongVerb } from './errors.ts';
+import { badRequest, businessError, noRoute, notFound, type SandboxReply, wrongVerb } from './errors.ts';
 import { canonicalEntity, type EntityName } from './fields.ts';
 import { entityFields, entityInfo, udfDefinitions } from './metadata.ts';
 import { countQuery, parseQuerySpec, project, runQuery, tableRows } from './query.ts';
@@ -38,14 +38,17 @@ export interface Resolved {
 }
 
 type Handler = Resolved['run'];
-const fail = (reply: SandboxReply): Handler => () => {
-  throw reply;
-};
+const fail =
+  (reply: SandboxReply): Handler =>
+  () => {
+    throw reply;
+  };
 const isId = (s: string | undefined): s is string => s !== undefined && /^\d+$/.test(s);
 
 function objectBody(ctx: Ctx): Record<string, unknown> {
   if (ctx.body === undefined || ctx.body === null) return {};
-  if (typeof ctx.body !== 'object' || Array.isArray(ctx.body)) throw badRequest('The request body must be a JSON object');
+  if (typeof ctx.body !== 'object' || Array.isArray(ctx.body))
+    throw badRequest('The request body must be a JSON object');
   return ctx.body as Record<string, unknown>;
 }
 
@@ -71,7 +74,10 @@ function queryPage(entity: EntityName, ctx: Ctx, paging?: { lastId: number; max:
     nextPageUrl = `${ctx.apiBaseUrl}V1.0/${entity}/query/next?paging=${token}`;
     if (search) nextPageUrl += `&search=${encodeURIComponent(search.text)}`;
   }
-  return { items, pageDetails: { count: items.length, requestCount: spec.max, prevPageUrl: null, nextPageUrl } };
+  return {
+    items,
+    pageDetails: { count: items.length, requestCount: spec.max, prevPageUrl: null, nextPageUrl },
+  };
 }
 
 function nextPage(entity: EntityName, ctx: Ctx): unknown {
@@ -82,7 +88,8 @@ function nextPage(entity: EntityName, ctx: Ctx): unknown {
   } catch {
     throw badRequest('The paging parameter is not valid');
   }
-  if (!Number.isInteger(paging?.lastId) || !Number.isInteger(paging?.max)) throw badRequest('The paging parameter is not valid');
+  if (!Number.isInteger(paging?.lastId) || !Number.isInteger(paging?.max))
+    throw badRequest('The paging parameter is not valid');
   return queryPage(entity, ctx, paging);
 }
 
@@ -113,7 +120,8 @@ function entityRoute(entity: EntityName, rest: string[]): Handler {
     };
   }
   if (a === 'query' && caps.canQuery) {
-    if (rest.length === 1) return verbs({ GET: (c) => queryPage(entity, c), POST: (c) => queryPage(entity, c) });
+    if (rest.length === 1)
+      return verbs({ GET: (c) => queryPage(entity, c), POST: (c) => queryPage(entity, c) });
     if (rest.length === 2 && b === 'count') {
       const count = (c: Ctx) => {
         const spec = c.method === 'GET' ? searchParam(c).value : objectBody(c);
@@ -122,7 +130,8 @@ function entityRoute(entity: EntityName, rest: string[]): Handler {
       };
       return verbs({ GET: count, POST: count });
     }
-    if (rest.length === 2 && b === 'next') return verbs({ GET: (c) => nextPage(entity, c), POST: (c) => nextPage(entity, c) });
+    if (rest.length === 2 && b === 'next')
+      return verbs({ GET: (c) => nextPage(entity, c), POST: (c) => nextPage(entity, c) });
   }
   if (a === 'query') {
     // ContractServiceAdjustments cannot be queried: the route exists, no verb is allowed on it.
@@ -133,7 +142,8 @@ function entityRoute(entity: EntityName, rest: string[]): Handler {
   if (a === 'entityinformation') {
     if (rest.length === 1) return verbs({ GET: () => ({ info: entityInfo(entity) }) });
     if (rest.length === 2 && b === 'fields') return verbs({ GET: () => ({ fields: entityFields(entity) }) });
-    if (rest.length === 2 && b === 'userdefinedfields') return verbs({ GET: (c) => ({ fields: udfDefinitions(entity, c.store) }) });
+    if (rest.length === 2 && b === 'userdefinedfields')
+      return verbs({ GET: (c) => ({ fields: udfDefinitions(entity, c.store) }) });
   }
   if (rest.length === 1 && isId(rest[0])) {
     const id = Number(rest[0]);
@@ -167,7 +177,10 @@ const ROOT_UPDATE: Partial<Record<EntityName, Create>> = {
 function childRoute(parentId: number, child: string, rest: string[]): Resolved | undefined {
   const childOf = (entity: EntityName) => (c: Ctx) => {
     const items = tableRows(entity, c.store).filter((r) => r.contractID === parentId);
-    return { items, pageDetails: { count: items.length, requestCount: 500, prevPageUrl: null, nextPageUrl: null } };
+    return {
+      items,
+      pageDetails: { count: items.length, requestCount: 500, prevPageUrl: null, nextPageUrl: null },
+    };
   };
   if (child === 'services' && rest.length === 0) {
     return {
@@ -193,7 +206,11 @@ function childRoute(parentId: number, child: string, rest: string[]): Resolved |
   }
   if (child === 'charges' && rest.length === 1 && isId(rest[0])) {
     const id = Number(rest[0]);
-    return { entity: 'ContractCharges', auth: true, run: verbs({ DELETE: (c) => ({ itemId: deleteCharge(c.store, parentId, id) }) }) };
+    return {
+      entity: 'ContractCharges',
+      auth: true,
+      run: verbs({ DELETE: (c) => ({ itemId: deleteCharge(c.store, parentId, id) }) }),
+    };
   }
   return undefined;
 }
@@ -202,10 +219,18 @@ function childRoute(parentId: number, child: string, rest: string[]): Resolved |
 export function resolve(url: URL): Resolved {
   const seg = url.pathname.split('/').filter(Boolean);
   const lower = seg.map((s) => s.toLowerCase());
-  const none = (entity: string, auth: boolean): Resolved => ({ entity, auth, run: (c) => fail(noRoute(c.url.href))(c) });
+  const none = (entity: string, auth: boolean): Resolved => ({
+    entity,
+    auth,
+    run: (c) => fail(noRoute(c.url.href))(c),
+  });
   if (lower[0] !== 'atservicesrest') return none(seg[0] ?? '', false);
   if (lower[1] === 'versioninformation' && seg.length === 2) {
-    return { entity: 'versionInformation', auth: false, run: verbs({ GET: () => ({ apiversions: ['1.0'] }) }) };
+    return {
+      entity: 'versionInformation',
+      auth: false,
+      run: verbs({ GET: () => ({ apiversions: ['1.0'] }) }),
+    };
   }
   if (lower[1] !== 'v1.0' || seg.length < 3) return none(seg[1] ?? '', false);
   const [head, ...rest] = [seg[2] as string, ...seg.slice(3)];
@@ -213,7 +238,11 @@ export function resolve(url: URL): Resolved {
     case 'zoneinformation':
       return { entity: 'zoneInformation', auth: false, run: verbs({ GET: zoneInformation }) };
     case 'versioninformation':
-      return { entity: 'versionInformation', auth: true, run: verbs({ GET: () => ({ apiversions: ['1.0'] }) }) };
+      return {
+        entity: 'versionInformation',
+        auth: true,
+        run: verbs({ GET: () => ({ apiversions: ['1.0'] }) }),
+      };
     case 'thresholdinformation':
       return { entity: 'ThresholdInformation', auth: true, run: verbs({ GET: thresholdInformation }) };
   }
@@ -233,5 +262,9 @@ function zoneInformation(ctx: Ctx): unknown {
 
 function thresholdInformation(ctx: Ctx): unknown {
   const { limit, count } = ctx.threshold();
-  return { externalRequestThreshold: limit, requestThresholdTimeframe: 60, currentTimeframeRequestCount: count };
+  return {
+    externalRequestThreshold: limit,
+    requestThresholdTimeframe: 60,
+    currentTimeframeRequestCount: count,
+  };
 }

@@ -78,7 +78,10 @@ export const SPECS = {
 } as const satisfies Partial<Record<EntityName, Specs>>;
 
 /** What each entity supports over REST (mirrors Autotask's entityInformation). */
-export const CAPABILITIES: Record<EntityName, { canCreate: boolean; canUpdate: boolean; canQuery: boolean; canDelete: boolean }> = {
+export const CAPABILITIES: Record<
+  EntityName,
+  { canCreate: boolean; canUpdate: boolean; canQuery: boolean; canDelete: boolean }
+> = {
   Companies: { canCreate: false, canUpdate: false, canQuery: true, canDelete: false },
   Contracts: { canCreate: true, canUpdate: true, canQuery: true, canDelete: false },
   Services: { canCreate: true, canUpdate: true, canQuery: true, canDelete: false },

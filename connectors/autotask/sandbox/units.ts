@@ -5,13 +5,18 @@ import type { Row } from './types.ts';
 export function unitsOn(adjustments: readonly Row[], contractServiceId: number, day: string): number {
   let units = 0;
   for (const a of adjustments) {
-    if (a.contractServiceID === contractServiceId && dayOf(a.effectiveDate) <= day) units += a.unitChange as number;
+    if (a.contractServiceID === contractServiceId && dayOf(a.effectiveDate) <= day)
+      units += a.unitChange as number;
   }
   return units;
 }
 
 /** The latest adjustment on or before `day` that set a value for `field`, else undefined. */
-function adjusted(adjs: readonly Row[], day: string, field: 'adjustedUnitPrice' | 'adjustedUnitCost'): unknown {
+function adjusted(
+  adjs: readonly Row[],
+  day: string,
+  field: 'adjustedUnitPrice' | 'adjustedUnitCost',
+): unknown {
   let best: Row | undefined;
   for (const a of adjs) {
     if (a[field] === null || a[field] === undefined || dayOf(a.effectiveDate) > day) continue;

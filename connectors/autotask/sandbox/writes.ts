@@ -23,9 +23,12 @@ function target(map: Map<number, Row>, body: Body, what: string): Row {
 
 function checkContract(s: Store, c: Body): void {
   mustExist(s.db.companies, c.companyID, 'companyID', 'Company');
-  if (!CONTRACT_TYPES.has(c.contractType as number)) throw businessError(`contractType ${String(c.contractType)} is not a valid value`);
-  if (c.status !== 0 && c.status !== 1) throw businessError(`status ${String(c.status)} is not a valid value`);
-  if (dayOf(c.endDate as string) < dayOf(c.startDate as string)) throw businessError('endDate must be on or after startDate');
+  if (!CONTRACT_TYPES.has(c.contractType as number))
+    throw businessError(`contractType ${String(c.contractType)} is not a valid value`);
+  if (c.status !== 0 && c.status !== 1)
+    throw businessError(`status ${String(c.status)} is not a valid value`);
+  if (dayOf(c.endDate as string) < dayOf(c.startDate as string))
+    throw businessError('endDate must be on or after startDate');
 }
 
 export function createContract(s: Store, raw: Body): number {
@@ -63,7 +66,10 @@ export function createService(s: Store, raw: Body): number {
   checkService(s, values);
   const id = s.nextId('services');
   const stamp = wireDate(s.today());
-  s.db.services.set(id, makeRow('Services', id, { isActive: true, createDate: stamp, lastModifiedDate: stamp, ...values }));
+  s.db.services.set(
+    id,
+    makeRow('Services', id, { isActive: true, createDate: stamp, lastModifiedDate: stamp, ...values }),
+  );
   return id;
 }
 
@@ -82,7 +88,9 @@ function parentContract(s: Store, parentId: number, body: Body): Row {
   if (!contract) throw notFound(`No Contract with id ${parentId} was found`);
   if (body.contractID === undefined || body.contractID === null) body.contractID = parentId;
   else if (Number(body.contractID) !== parentId) {
-    throw businessError(`contractID ${String(body.contractID)} does not match the parent contract ${parentId}`);
+    throw businessError(
+      `contractID ${String(body.contractID)} does not match the parent contract ${parentId}`,
+    );
   }
   return contract;
 }
@@ -118,7 +126,8 @@ export function createContractService(s: Store, parentId: number, raw: Body): nu
 export function updateContractService(s: Store, parentId: number | undefined, raw: Body): number {
   const body = canonicalBody('ContractServices', raw);
   const row = target(s.db.contractServices, body, 'ContractService');
-  if (parentId !== undefined && row.contractID !== parentId) throw notFound(`No ContractService with id ${row.id} on contract ${parentId}`);
+  if (parentId !== undefined && row.contractID !== parentId)
+    throw notFound(`No ContractService with id ${row.id} on contract ${parentId}`);
   const changes = parseUpdate(SPECS.ContractServices, body, row);
   const next = { ...row, ...changes };
   if ('adjustedPrice' in changes) next.internalCurrencyAdjustedPrice = changes.adjustedPrice;
@@ -136,7 +145,8 @@ function chargeTotals(c: Body): Body {
 
 function checkCharge(s: Store, c: Body): void {
   const none = (v: unknown) => v === null || v === undefined;
-  if (none(c.productID) && none(c.billingCodeID)) throw businessError('productID or billingCodeID is required');
+  if (none(c.productID) && none(c.billingCodeID))
+    throw businessError('productID or billingCodeID is required');
   if (!none(c.billingCodeID)) mustExist(s.db.billingCodes, c.billingCodeID, 'billingCodeID', 'BillingCode');
 }
 
@@ -159,8 +169,10 @@ export function createCharge(s: Store, parentId: number, raw: Body): number {
 
 function unbilledCharge(s: Store, parentId: number, id: number): Row {
   const row = s.db.contractCharges.get(id);
-  if (!row || row.contractID !== parentId) throw notFound(`No ContractCharge with id ${id} on contract ${parentId}`);
-  if (row.isBilled) throw businessError('The charge has been billed (isBilled=true) and can no longer be changed');
+  if (!row || row.contractID !== parentId)
+    throw notFound(`No ContractCharge with id ${id} on contract ${parentId}`);
+  if (row.isBilled)
+    throw businessError('The charge has been billed (isBilled=true) and can no longer be changed');
   return row;
 }
 

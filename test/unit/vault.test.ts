@@ -1,0 +1,39 @@
+import { describe, expect, it } from 'vitest';
+import { Vault, VaultError } from '../../src/links/vault.ts';
+import { testKey } from '../helpers/store.ts';
+
+describe('credential vault', () => {
+  const secret = JSON.stringify({ userName: 'api@msp.example', secret: 'hunter2-very-secret' });
+
+  it('round-trips and never stores the plaintext', () => {
+    const vault = new Vault([testKey()]);
+    const sealed = vault.encrypt(secret, 'link:a:1');
+    expect(sealed).not.toContain('hunter2');
+    expect(sealed.startsWith(`v1.${vault.currentKeyId}.`)).toBe(true);
+    expect(vault.decrypt(sealed, 'link:a:1')).toBe(secret);
+  });
+
+  it('binds a ciphertext to its link', () => {
+    const vault = new Vault([testKey()]);
+    const sealed = vault.encrypt(secret, 'link:a:1');
+    expect(() => vault.decrypt(sealed, 'link:a:2')).toThrow(VaultError);
+  });
+
+  it('gives a clear error for a wrong or missing key, never garbage', () => {
+    const k = testKey();
+    const sealed = new Vault([k]).encrypt(secret, 'x');
+    expect(() => new Vault([testKey()]).decrypt(sealed, 'x')).toThrow(/not in CREDENTIALS_KEYS/);
+    expect(() => new Vault([{ id: k.id, key: testKey().key }]).decrypt(sealed, 'x')).toThrow(/wrong key or tampered/);
+    const tampered = `${sealed.slice(0, -2)}AA`;
+    expect(() => new Vault([k]).decrypt(tampered, 'x')).toThrow(VaultError);
+  });
+
+  it('decrypts with an old key after rotation and flags the ciphertext as stale', () => {
+    const old = testKey();
+    const sealed = new Vault([old]).encrypt(secret, 'x');
+    const rotated = new Vault([testKey(), old]);
+    expect(rotated.decrypt(sealed, 'x')).toBe(secret);
+    expect(rotated.isStale(sealed)).toBe(true);
+    expect(rotated.isStale(rotated.encrypt(secret, 'x'))).toBe(false);
+  });
+});
