@@ -365,7 +365,7 @@ export async function startSpinPanelSandbox(opts: SandboxOptions = {}): Promise<
         timers.clear();
         server.close((err) => (err ? reject(err) : resolve()));
         // Keep-alive sockets would otherwise hold close() open until they time out.
-        // X
+        server.closeAllConnections();
       }),
   };
 }

@@ -1,6 +1,10 @@
 import { Agent, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type SandboxOptions, type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
+import {
+  type SandboxOptions,
+  type SpinPanelSandbox,
+  startSpinPanelSandbox,
+} from '../../src/spinpanel/sandbox.ts';
 
 let sandbox: SpinPanelSandbox | undefined;
 afterEach(async () => {
@@ -14,13 +18,22 @@ async function start(opts: SandboxOptions = {}) {
 }
 
 /** Plain fetch against the sandbox origin; `path` is absolute (e.g. `/v1/customers`). */
-async function call(sb: SpinPanelSandbox, path: string, init: { method?: string; body?: unknown; key?: string } = {}) {
+async function call(
+  sb: SpinPanelSandbox,
+  path: string,
+  init: { method?: string; body?: unknown; key?: string } = {},
+) {
   const res = await fetch(new URL(path, sb.url), {
     method: init.method ?? 'GET',
     headers: { Authorization: `Bearer ${init.key ?? sb.apiKey}`, 'Content-Type': 'application/json' },
     body: init.body === undefined ? undefined : JSON.stringify(init.body),
   });
-  return { status: res.status, type: res.headers.get('content-type'), headers: res.headers, body: await res.json() };
+  return {
+    status: res.status,
+    type: res.headers.get('content-type'),
+    headers: res.headers,
+    body: await res.json(),
+  };
 }
 
 describe('SpinPanel sandbox HTTP', () => {
@@ -40,7 +53,9 @@ describe('SpinPanel sandbox HTTP', () => {
       expect(res.status).toBe(400);
       expect(res.type).toBe('application/problem+json');
       expect(res.body.detail).toBe('pageSize must be an integer from 1 to 500');
-      expect(res.body.invalidParams).toEqual([{ name: 'pageSize', reason: 'must be an integer from 1 to 500' }]);
+      expect(res.body.invalidParams).toEqual([
+        { name: 'pageSize', reason: 'must be an integer from 1 to 500' },
+      ]);
     }
     expect((await call(sb, '/v1/customers?pageToken=bogus')).body.invalidParams[0].name).toBe('pageToken');
     expect((await call(sb, '/v1/customers?updatedSince=yesterday')).body.invalidParams[0].name).toBe(
@@ -76,16 +91,24 @@ describe('SpinPanel sandbox HTTP', () => {
     const sub = sb.data.subscriptions[0]!;
     clock = new Date('2026-11-16T08:00:00Z');
 
-    expect((await call(sb, `/_control/subscriptions/${sub.id}`, { method: 'POST', body: {}, key: 'x' })).status).toBe(
-      401,
-    );
-    const bad = await call(sb, `/_control/subscriptions/${sub.id}`, { method: 'POST', body: { quantity: -1 } });
+    expect(
+      (await call(sb, `/_control/subscriptions/${sub.id}`, { method: 'POST', body: {}, key: 'x' })).status,
+    ).toBe(401);
+    const bad = await call(sb, `/_control/subscriptions/${sub.id}`, {
+      method: 'POST',
+      body: { quantity: -1 },
+    });
     expect(bad.status).toBe(400);
     const ok = await call(sb, `/_control/subscriptions/${sub.id}`, {
       method: 'POST',
       body: { quantity: 42, status: 'suspended' },
     });
-    expect(ok.body).toMatchObject({ id: sub.id, quantity: 42, status: 'suspended', updatedAt: clock.toISOString() });
+    expect(ok.body).toMatchObject({
+      id: sub.id,
+      quantity: 42,
+      status: 'suspended',
+      updatedAt: clock.toISOString(),
+    });
     expect(sb.data.subscriptions[0]).toMatchObject({ quantity: 42, status: 'suspended' });
 
     const cfg = await call(sb, '/_control/config', { method: 'POST', body: { errorRate: 1 } });

@@ -2,7 +2,11 @@ import axios from 'axios';
 import { afterEach, describe, expect, it } from 'vitest';
 import { SpinPanelClient, type SpinPanelClientOptions } from '../../src/spinpanel/client.ts';
 import { classifySpinPanelError, SpinPanelError } from '../../src/spinpanel/errors.ts';
-import { type SandboxOptions, type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
+import {
+  type SandboxOptions,
+  type SpinPanelSandbox,
+  startSpinPanelSandbox,
+} from '../../src/spinpanel/sandbox.ts';
 import { previousPeriod } from '../../src/spinpanel/seed.ts';
 import { pullSnapshot } from '../../src/spinpanel/snapshot.ts';
 
@@ -19,7 +23,10 @@ async function start(opts: SandboxOptions = {}) {
 
 /** What the gate would hand over: base URL and bearer key already set. */
 function clientFor(sb: SpinPanelSandbox, opts: SpinPanelClientOptions = {}, key = sb.apiKey) {
-  return new SpinPanelClient(axios.create({ baseURL: sb.url, headers: { Authorization: `Bearer ${key}` } }), opts);
+  return new SpinPanelClient(
+    axios.create({ baseURL: sb.url, headers: { Authorization: `Bearer ${key}` } }),
+    opts,
+  );
 }
 
 const subsPath = (sb: SpinPanelSandbox, customerId: string) =>

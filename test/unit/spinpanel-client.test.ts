@@ -29,14 +29,13 @@ afterEach(() => {
 
 describe('SpinPanelClient errors', () => {
   it('turns a problem+json answer into a SpinPanelError with SpinPanel’s own words', async () => {
-    nock(ORIGIN)
-      .get('/v1/customers/abc/subscriptions')
-      .query(true)
-      .reply(
-        404,
-        { type: 'https://x/problems/not-found', title: 'Not Found', status: 404, detail: 'Customer abc does not exist.' },
-        PROBLEM,
-      );
+    const body = {
+      type: 'https://x/problems/not-found',
+      title: 'Not Found',
+      status: 404,
+      detail: 'Customer abc does not exist.',
+    };
+    nock(ORIGIN).get('/v1/customers/abc/subscriptions').query(true).reply(404, body, PROBLEM);
     const err = await caught(new SpinPanelClient(http()).listSubscriptions('abc'));
     expect(err).toBeInstanceOf(SpinPanelError);
     const e = err as SpinPanelError;
@@ -54,7 +53,9 @@ describe('SpinPanelClient errors', () => {
   });
 
   it('never carries the API key, not in the message nor in the cause', async () => {
-    nock(ORIGIN).get('/v1/account').reply(401, { title: 'Unauthorized', status: 401, detail: 'bad key' }, PROBLEM);
+    nock(ORIGIN)
+      .get('/v1/account')
+      .reply(401, { title: 'Unauthorized', status: 401, detail: 'bad key' }, PROBLEM);
     const err = (await caught(new SpinPanelClient(http()).getAccount())) as SpinPanelError;
     expect(err.status).toBe(401);
     expect(err.cause).toBeInstanceOf(Error);
@@ -104,7 +105,11 @@ describe('SpinPanelClient throttling', () => {
     const scope = nock(ORIGIN)
       .get('/v1/account')
       .times(3)
-      .reply(429, { title: 'Too Many Requests', status: 429, detail: 'slow down' }, { ...PROBLEM, 'Retry-After': '1' });
+      .reply(
+        429,
+        { title: 'Too Many Requests', status: 429, detail: 'slow down' },
+        { ...PROBLEM, 'Retry-After': '1' },
+      );
     const sleep = vi.fn(async (_ms: number) => {});
     const err = await caught(new SpinPanelClient(http(), { sleep, maxThrottleWaits: 2 }).getAccount());
     expect(scope.isDone()).toBe(true);
@@ -191,7 +196,11 @@ describe('SpinPanelClient paging', () => {
   });
 
   it('stops with a permanent error when the server repeats a page token', async () => {
-    nock(ORIGIN).get('/v1/customers').query(true).times(3).reply(200, { items: [1], nextPageToken: 'same' });
+    nock(ORIGIN)
+      .get('/v1/customers')
+      .query(true)
+      .times(3)
+      .reply(200, { items: [1], nextPageToken: 'same' });
     const err = (await caught(new SpinPanelClient(http()).listCustomers())) as SpinPanelError;
     expect(err.message).toContain('nextPageToken repeats');
     expect(classifySpinPanelError(err).kind).toBe('permanent');

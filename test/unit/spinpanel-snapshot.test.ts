@@ -41,7 +41,12 @@ describe('validateRecords', () => {
     });
     expect(valid).toEqual([good]);
     expect(quarantined).toEqual([
-      { kind: 'subscription', id: bad.id, customerId: 'c-1', reason: 'quantity: expected number, received string' },
+      {
+        kind: 'subscription',
+        id: bad.id,
+        customerId: 'c-1',
+        reason: 'quantity: expected number, received string',
+      },
     ]);
   });
 

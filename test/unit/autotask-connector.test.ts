@@ -1,0 +1,190 @@
+import axios from 'axios';
+import nock from 'nock';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
+import { CredentialsRejectedError, type PlanOp, TargetError } from '../../connectors/types.ts';
+
+const LOOKUP = 'https://lookup.test';
+const ZONE = 'https://zone2.test';
+const Q = (entity: string) => `/ATServicesRest/V1.0/${entity}/query`;
+const credentials = { userName: 'api@example.com', secret: 'shh-secret', integrationCode: 'CODE' };
+
+/** `withZone: false` makes the connector discover its zone first. */
+function connector(withZone = true) {
+  return createAutotaskConnector({
+    http: axios.create(),
+    credentials,
+    settings: { serviceBillingCodeId: 29682801 },
+    zoneLookupUrl: `${LOOKUP}/atservicesrest/v1.0/zoneInformation`,
+    zoneUrl: withZone ? `${ZONE}/ATServicesRest/` : undefined,
+    client: { sleep: async () => {} },
+  });
+}
+
+const contractBody = {
+  contractName: 'SpinPanel – Contoso',
+  contractNumber: 'SP-c1',
+  contractType: 7,
+  status: 1,
+  companyID: 100,
+  startDate: '2025-03-01',
+  endDate: '2026-02-28',
+  timeReportingRequiresStartAndStopTimes: 1,
+  description: 'x',
+};
+const contractRow = { ...contractBody, id: 77, startDate: '2025-03-01T00:00:00Z', endDate: '2026-02-28T00:00:00Z' };
+const createContract: PlanOp = { key: 'contract:c1', kind: 'createContract', summary: '', data: { body: contractBody } };
+
+function adjustOp(over: Record<string, unknown> = {}): PlanOp {
+  return {
+    key: 'adj:c1:p1:2025-03-10',
+    kind: 'adjustUnits',
+    summary: '',
+    data: {
+      contractId: 77,
+      contractServiceId: { ref: 'cs:c1:p1' },
+      serviceId: 5,
+      unitChange: 3,
+      targetUnits: 3,
+      effectiveDate: '2025-03-10',
+      adjustedUnitPrice: 10,
+      adjustedUnitCost: 8,
+      ...over,
+    },
+  };
+}
+
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+
+describe('autotask connector apply', () => {
+  it('resolves a create answered {"itemId": null} by looking the contract up', async () => {
+    const scope = nock(ZONE)
+      .post(Q('Contracts'))
+      .reply(200, { items: [] })
+      .post('/ATServicesRest/V1.0/Contracts', contractBody)
+      .reply(200, { itemId: null })
+      .post(Q('Contracts'), (b) => JSON.stringify(b.filter).includes('SP-c1'))
+      .reply(200, { items: [contractRow] });
+    expect(await connector().apply(createContract, new Map())).toBe(77);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('reuses a contract that an earlier, timed-out create did make', async () => {
+    const scope = nock(ZONE).post(Q('Contracts')).reply(200, { items: [contractRow] });
+    expect(await connector().apply(createContract, new Map())).toBe(77);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('posts the delta against the re-read units and moves it a day on a same-day clash', async () => {
+    const posted: unknown[] = [];
+    const scope = nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, {
+        items: [
+          { id: 1, contractID: 77, contractServiceID: 900, startDate: '2025-03-01T00:00:00Z', endDate: '2025-03-31T00:00:00Z', units: 1 },
+        ],
+      })
+      .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
+      .reply(500, { errors: ['duplicate data into contract_service_period'] })
+      .post('/ATServicesRest/V1.0/ContractServiceAdjustments', (b) => posted.push(b) > 0)
+      .reply(200, { itemId: 31 });
+    const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
+    expect(result).toEqual({ itemId: 31, unitChange: 2, effectiveDate: '2025-03-11' });
+    expect(posted).toEqual([
+      expect.objectContaining({ contractID: 77, contractServiceID: 900, serviceID: 5, unitChange: 2, effectiveDate: '2025-03-11' }),
+    ]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('posts nothing when the units already match (a retried op whose post had landed)', async () => {
+    nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, {
+        items: [
+          { id: 1, contractID: 77, contractServiceID: 900, startDate: '2025-03-10', endDate: '2025-03-31', units: 3 },
+        ],
+      });
+    const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
+    expect(result).toMatchObject({ unitChange: 0 });
+  });
+
+  it('gives up with a TargetError after six shifted days', async () => {
+    nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [] })
+      .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
+      .times(7)
+      .reply(500, { errors: ['duplicate data into contract_service_period'] });
+    const err = await connector()
+      .apply(adjustOp(), new Map([['cs:c1:p1', 900]]))
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(TargetError);
+    expect(err.message).toContain('2025-03-10 to 2025-03-16');
+    expect(connector().classify(err).kind).toBe('permanent');
+  });
+
+  it('fails an op whose prerequisite did not run', async () => {
+    await expect(connector().apply(adjustOp(), new Map())).rejects.toThrow(/cs:c1:p1/);
+  });
+
+  it('never treats a failed lookup as "not found"', async () => {
+    const scope = nock(ZONE).post(Q('Contracts')).times(4).reply(503, 'busy');
+    const err = await connector()
+      .apply(createContract, new Map())
+      .catch((e) => e);
+    expect(connector().classify(err).kind).toBe('transient');
+    expect(scope.isDone()).toBe(true); // and no POST /Contracts was made (nock would have thrown)
+  });
+});
+
+describe('autotask connector verify', () => {
+  it('rejects an unknown user, quoting the zone lookup', async () => {
+    nock(LOOKUP)
+      .get('/atservicesrest/v1.0/zoneInformation')
+      .query(true)
+      .reply(500, { errors: ['Zone information could not be determined'] });
+    const err = await connector(false)
+      .verify()
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialsRejectedError);
+    expect(err.targetMessage).toBe('Zone information could not be determined');
+    expect(err.message).not.toContain('shh-secret');
+  });
+
+  it('rejects a wrong secret (401) and names the owner company when accepted', async () => {
+    nock(ZONE).post(Q('Companies')).reply(401, { errors: ['User is not authorized'] });
+    const err = await connector()
+      .verify()
+      .catch((e) => e);
+    expect(err).toBeInstanceOf(CredentialsRejectedError);
+    expect(err.message).toContain('User is not authorized');
+
+    nock(ZONE)
+      .post(Q('Companies'))
+      .reply(200, { items: [{ id: 0, companyName: 'Example MSP' }] });
+    expect(await connector().verify()).toMatchObject({ displayName: 'Example MSP' });
+  });
+
+  it('does not call an outage a rejection', async () => {
+    nock(ZONE).post(Q('Companies')).times(4).reply(503, 'down');
+    const err = await connector()
+      .verify()
+      .catch((e) => e);
+    expect(err).not.toBeInstanceOf(CredentialsRejectedError);
+  });
+});
+
+describe('autotask connector readState', () => {
+  it('throws when a read fails instead of reporting nothing found', async () => {
+    nock(ZONE).post(Q('Companies')).reply(500, { errors: ['Unable to find companyName in the Companies entity.'] });
+    const desired = {
+      accountId: 'a',
+      effectiveDate: '2025-03-10',
+      customers: [{ customerId: 'c1', name: 'Contoso', microsoftTenantId: 't', currency: 'EUR', lines: [] }],
+    };
+    await expect(connector().readState(desired, { customers: {}, products: {} })).rejects.toThrow(
+      /Unable to find companyName/,
+    );
+  });
+});

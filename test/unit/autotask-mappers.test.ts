@@ -1,0 +1,69 @@
+import { describe, expect, it } from 'vitest';
+import {
+  contractBody,
+  contractStart,
+  cutName,
+  decimalToNumber,
+  serviceBody,
+} from '../../connectors/autotask/mappers.ts';
+import { AutotaskSettings } from '../../connectors/autotask/schemas.ts';
+
+const settings = AutotaskSettings.parse({ serviceBillingCodeId: 29682801, contractStartDay: 15 });
+const money = (amount: string) => ({ amount, currency: 'EUR' });
+
+describe('autotask mappers', () => {
+  it('maps a desired line to a monthly Service with numeric prices', () => {
+    const body = serviceBody(
+      { productId: 'p-1', productName: '  Microsoft 365 E3  ', unitPrice: money('31.20'), unitCost: money('26.0000') },
+      settings,
+    );
+    expect(body).toEqual({
+      name: 'Microsoft 365 E3',
+      description: 'SpinPanel product p-1',
+      invoiceDescription: 'Microsoft 365 E3',
+      unitPrice: 31.2,
+      unitCost: 26,
+      periodType: 1,
+      billingCodeID: 29682801,
+      isActive: true,
+    });
+  });
+
+  it('cuts names at 100 characters without splitting a surrogate pair', () => {
+    const long = `${'a'.repeat(99)}😀 and more`;
+    const cut = cutName(long);
+    expect(cut).toBe('a'.repeat(99));
+    expect(cutName('x'.repeat(150))).toHaveLength(100);
+    expect(cutName(`${'b'.repeat(98)}  c`)).toBe('b'.repeat(98));
+  });
+
+  it('rejects money that is not a decimal string', () => {
+    expect(() => decimalToNumber('1e3')).toThrow(RangeError);
+    expect(decimalToNumber('-0.5')).toBe(-0.5);
+  });
+
+  it('builds the managed contract with a stable number and dates around today', () => {
+    const body = contractBody({ customerId: 'cust-9', name: 'Contoso' }, 4711, settings, '2025-03-20');
+    expect(body).toMatchObject({
+      contractName: 'SpinPanel – Contoso',
+      contractNumber: 'SP-cust-9',
+      contractType: 7,
+      status: 1,
+      companyID: 4711,
+      startDate: '2025-03-15',
+      endDate: '2026-03-14',
+      timeReportingRequiresStartAndStopTimes: 1,
+    });
+    expect(contractBody({ customerId: 'c', name: 'x'.repeat(200) }, 1, settings, '2025-03-20').contractName).toHaveLength(
+      100,
+    );
+  });
+
+  it('starts the contract last month when the start day is still ahead', () => {
+    expect(contractStart('2025-03-10', 15)).toBe('2025-02-15');
+    expect(contractStart('2025-01-10', 15)).toBe('2024-12-15');
+    expect(contractStart('2025-03-15', 15)).toBe('2025-03-15');
+    const body = contractBody({ customerId: 'c', name: 'n' }, 1, { contractStartDay: 1, contractTermMonths: 1 }, '2024-02-29');
+    expect([body.startDate, body.endDate]).toEqual(['2024-02-01', '2024-02-29']);
+  });
+});
