@@ -89,6 +89,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
         concurrency,
         engine,
         logger,
+        lockTtlMs: config.SYNC_LOCK_TTL_MS,
       });
       workers.push(worker);
       return worker;

@@ -69,6 +69,7 @@ export const ConfigSchema = z.object({
   SYNC_CONCURRENCY: opt(z.coerce.number().int().min(1).max(64).default(4)),
   SYNC_ATTEMPTS: opt(z.coerce.number().int().min(1).max(20).default(5)),
   SYNC_BACKOFF_MS: opt(z.coerce.number().int().min(10).default(5000)),
+  SYNC_LOCK_TTL_MS: opt(z.coerce.number().int().min(1000).default(30000)),
   HTTP_TIMEOUT_MS: opt(z.coerce.number().int().min(100).default(30000)),
   LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });

@@ -14,6 +14,8 @@ export interface SyncWorkerOptions {
   logger: Logger;
   /** How long a job waits before trying again when another run of its link holds the lock. */
   lockRetryMs?: number;
+  /** A dead worker's claim on a link lapses after this long. */
+  lockTtlMs?: number;
 }
 
 /** The run id of a job: its own id (a uuid for "sync now", BullMQ's id for scheduled runs). */
@@ -26,7 +28,7 @@ export function createSyncWorker(opts: SyncWorkerOptions): Worker {
     async (job, token, signal) => {
       const data = parseJob('sync', job.data);
       const lockKey = engine.store.keys.runLock(data.accountId, data.linkId);
-      const lock = await tryLock(engine.store.redis, lockKey, `${job.id}`);
+      const lock = await tryLock(engine.store.redis, lockKey, `${job.id}`, opts.lockTtlMs);
       if (!lock) {
         // Another process runs this link: come back shortly without spending an attempt.
         const wait = (opts.lockRetryMs ?? 2000) * (1 + Math.random());

@@ -4,6 +4,7 @@ import { GateClosedError, type Gate, RequestCounter } from '../consent/gate.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
 import { SpinPanelClient } from '../spinpanel/client.ts';
 import { pullSnapshot } from '../spinpanel/snapshot.ts';
+import type { Quarantined } from '../domain/types.ts';
 import type { StoreContext } from '../store/context.ts';
 import { buildDesired } from './desired.ts';
 import { type RunRecord, saveRun } from './runs.ts';
@@ -105,7 +106,7 @@ export async function runSync(
     });
     const mapping: LinkMapping = await getMapping(deps.store, req.accountId, req.linkId);
     const state = await connector.readState(desired, mapping);
-    const plan = connector.plan(desired, state, mapping);
+    const plan = holdQuarantined(connector.plan(desired, state, mapping), snapshot.quarantined);
     run.unmapped = plan.unmapped;
     run.recon = plan.recon;
     for (const op of plan.ops) bump(run.planned, op.kind);
@@ -157,6 +158,20 @@ async function applyPlan(
     done++;
     await opts.onProgress?.(done, plan.ops.length);
   }
+}
+
+/**
+ * A customer with a quarantined subscription is left alone this run: its valid lines alone would under-count a
+ * product whose other subscription is malformed, and retiring what "vanished" would cancel seats still billed.
+ */
+export function holdQuarantined(plan: Plan, quarantined: Quarantined[]): Plan {
+  const held = new Set(quarantined.map((q) => q.customerId).filter((id): id is string => Boolean(id)));
+  if (held.size === 0) return plan;
+  return {
+    ops: plan.ops.filter((op) => !op.customerId || !held.has(op.customerId)),
+    unmapped: plan.unmapped,
+    recon: plan.recon.filter((line) => !held.has(line.customerId)),
+  };
 }
 
 function messageOf(error: unknown): string {

@@ -84,13 +84,22 @@ async function planFor(c: Connector, d: DesiredState, mapping = noMapping()): Pr
   return c.plan(d, await c.readState(d, mapping), mapping);
 }
 
-async function applyAll(c: Connector, ops: PlanOp[], results: ApplyResults = new Map()): Promise<ApplyResults> {
+async function applyAll(
+  c: Connector,
+  ops: PlanOp[],
+  results: ApplyResults = new Map(),
+): Promise<ApplyResults> {
   for (const op of ops) results.set(op.key, await c.apply(op, results));
   return results;
 }
 
 /** Units of a customer's product on its managed contract, as Autotask would bill them. */
-function unitsOf(sb: AutotaskSandbox, customerId: string, serviceName: string, date = UNITS_DATE): number | undefined {
+function unitsOf(
+  sb: AutotaskSandbox,
+  customerId: string,
+  serviceName: string,
+  date = UNITS_DATE,
+): number | undefined {
   const contract = [...sb.db.contracts.values()].find((c) => c.contractNumber === `SP-${customerId}`);
   const service = [...sb.db.services.values()].find((s) => s.name === serviceName);
   if (!contract || !service) return undefined;
@@ -232,8 +241,11 @@ describe('Autotask connector against the sandbox', () => {
     const sb = await start({ threadLimit: 1, latencyMs: 30 });
     const c = connect(sb);
     const d = desired({ contosoE3: 2, contosoTeams: 1, fabrikamE3: 5 });
-    await applyAll(c, (await planFor(c, d)).ops);
+    // Three readers at once on one endpoint with room for one: two of them get 429s and wait.
+    const plans = await Promise.all([planFor(c, d), planFor(c, d), planFor(c, d)]);
     expect(sb.requests.some((r) => r.status === 429)).toBe(true);
+    expect(plans[1]).toEqual(plans[0]);
+    await applyAll(c, plans[0]!.ops);
     expect(unitsOf(sb, 'c2', 'Microsoft 365 E3')).toBe(5);
     expect((await planFor(c, d)).ops).toEqual([]);
   });
@@ -246,7 +258,11 @@ describe('Autotask connector against the sandbox', () => {
     const before = sb.requests.length;
     const plan = await planFor(c, d);
     expect(plan.unmapped).toEqual([
-      { customerId: 'c3', name: 'Nobody Ltd', reason: expect.stringContaining('no company named "Nobody Ltd"') },
+      {
+        customerId: 'c3',
+        name: 'Nobody Ltd',
+        reason: expect.stringContaining('no company named "Nobody Ltd"'),
+      },
     ]);
     // Zone lookup plus a handful of bulk queries, not one per customer.
     expect(sb.requests.length - before).toBeLessThanOrEqual(9);

@@ -58,7 +58,7 @@ describe('AutotaskClient', () => {
     await client.query('Companies', [{ op: 'eq', field: 'id', value: 1 }]);
     expect(lookup.isDone() && api.isDone()).toBe(true);
     expect(seen[0]).toMatchObject({
-    apiintegrationcode: 'CODE-1',
+      apiintegrationcode: 'CODE-1',
       username: 'api@example.com',
       secret: SECRET,
       'content-type': 'application/json',
@@ -186,7 +186,10 @@ describe('AutotaskClient', () => {
 
   it('retries transient failures of reads at most 4 attempts, and never a create', async () => {
     zone();
-    const reads = nock(ZONE).post('/ATServicesRest/V1.0/Contracts/query').times(4).reply(503, 'Service Unavailable');
+    const reads = nock(ZONE)
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .times(4)
+      .reply(503, 'Service Unavailable');
     const { client, sleep } = makeClient();
     const err = await client.query('Contracts', [{ op: 'eq', field: 'id', value: 1 }]).catch((e) => e);
     expect(reads.isDone()).toBe(true);
@@ -217,10 +220,7 @@ describe('AutotaskClient', () => {
   it('rethrows a cancellation unchanged and does not retry it', async () => {
     zone();
     const controller = new AbortController();
-    nock(ZONE)
-      .post('/ATServicesRest/V1.0/Contracts/query')
-      .delay(200)
-      .reply(200, { items: [] });
+    nock(ZONE).post('/ATServicesRest/V1.0/Contracts/query').delay(200).reply(200, { items: [] });
     const { client, sleep } = makeClient({ signal: controller.signal });
     const pending = client.query('Contracts', [{ op: 'eq', field: 'id', value: 1 }]).catch((e) => e);
     setTimeout(() => controller.abort(), 50);
@@ -260,7 +260,9 @@ describe('AutotaskClient', () => {
       .get('/atservicesrest/v1.0/zoneInformation')
       .query(true)
       .reply(500, { errors: ['Zone information could not be determined'] });
-    const err = await makeClient().client.zoneUrl().catch((e) => e);
+    const err = await makeClient()
+      .client.zoneUrl()
+      .catch((e) => e);
     expect(err.targetMessages).toEqual(['Zone information could not be determined']);
     expect(classifyAutotaskError(err).kind).toBe('permanent');
   });
@@ -269,14 +271,16 @@ describe('AutotaskClient', () => {
 describe('classifyAutotaskError', () => {
   const made = (status: number | undefined, messages: string[]) => new TargetError('m', status, messages);
   it('classifies by status and Autotask’s words', () => {
-    expect(classifyAutotaskError(made(500, ['duplicate data into contract_service_period'])).kind).toBe('permanent');
+    expect(classifyAutotaskError(made(500, ['duplicate data into contract_service_period'])).kind).toBe(
+      'permanent',
+    );
     expect(classifyAutotaskError(made(500, [])).kind).toBe('transient');
     expect(classifyAutotaskError(made(408, [])).kind).toBe('transient');
     expect(classifyAutotaskError(made(429, [])).kind).toBe('throttled');
     expect(classifyAutotaskError(made(403, ['x'])).kind).toBe('permanent');
-    expect(classifyAutotaskError(made(400, ['API thread threshold of 3 threads has been exceeded'])).kind).toBe(
-      'throttled',
-    );
+    expect(
+      classifyAutotaskError(made(400, ['API thread threshold of 3 threads has been exceeded'])).kind,
+    ).toBe('throttled');
     expect(classifyAutotaskError(new TypeError('bug')).kind).toBe('permanent');
   });
 });

@@ -32,8 +32,18 @@ const contractBody = {
   timeReportingRequiresStartAndStopTimes: 1,
   description: 'x',
 };
-const contractRow = { ...contractBody, id: 77, startDate: '2025-03-01T00:00:00Z', endDate: '2026-02-28T00:00:00Z' };
-const createContract: PlanOp = { key: 'contract:c1', kind: 'createContract', summary: '', data: { body: contractBody } };
+const contractRow = {
+  ...contractBody,
+  id: 77,
+  startDate: '2025-03-01T00:00:00Z',
+  endDate: '2026-02-28T00:00:00Z',
+};
+const createContract: PlanOp = {
+  key: 'contract:c1',
+  kind: 'createContract',
+  summary: '',
+  data: { body: contractBody },
+};
 
 function adjustOp(over: Record<string, unknown> = {}): PlanOp {
   return {
@@ -71,7 +81,9 @@ describe('autotask connector apply', () => {
   });
 
   it('reuses a contract that an earlier, timed-out create did make', async () => {
-    const scope = nock(ZONE).post(Q('Contracts')).reply(200, { items: [contractRow] });
+    const scope = nock(ZONE)
+      .post(Q('Contracts'))
+      .reply(200, { items: [contractRow] });
     expect(await connector().apply(createContract, new Map())).toBe(77);
     expect(scope.isDone()).toBe(true);
   });
@@ -82,7 +94,14 @@ describe('autotask connector apply', () => {
       .post(Q('ContractServiceUnits'))
       .reply(200, {
         items: [
-          { id: 1, contractID: 77, contractServiceID: 900, startDate: '2025-03-01T00:00:00Z', endDate: '2025-03-31T00:00:00Z', units: 1 },
+          {
+            id: 1,
+            contractID: 77,
+            contractServiceID: 900,
+            startDate: '2025-03-01T00:00:00Z',
+            endDate: '2025-03-31T00:00:00Z',
+            units: 1,
+          },
         ],
       })
       .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
@@ -92,7 +111,13 @@ describe('autotask connector apply', () => {
     const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
     expect(result).toEqual({ itemId: 31, unitChange: 2, effectiveDate: '2025-03-11' });
     expect(posted).toEqual([
-      expect.objectContaining({ contractID: 77, contractServiceID: 900, serviceID: 5, unitChange: 2, effectiveDate: '2025-03-11' }),
+      expect.objectContaining({
+        contractID: 77,
+        contractServiceID: 900,
+        serviceID: 5,
+        unitChange: 2,
+        effectiveDate: '2025-03-11',
+      }),
     ]);
     expect(scope.isDone()).toBe(true);
   });
@@ -102,7 +127,14 @@ describe('autotask connector apply', () => {
       .post(Q('ContractServiceUnits'))
       .reply(200, {
         items: [
-          { id: 1, contractID: 77, contractServiceID: 900, startDate: '2025-03-10', endDate: '2025-03-31', units: 3 },
+          {
+            id: 1,
+            contractID: 77,
+            contractServiceID: 900,
+            startDate: '2025-03-10',
+            endDate: '2025-03-31',
+            units: 3,
+          },
         ],
       });
     const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
@@ -116,9 +148,9 @@ describe('autotask connector apply', () => {
       .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
       .times(7)
       .reply(500, { errors: ['duplicate data into contract_service_period'] });
-    const err = await connector()
+    const err = (await connector()
       .apply(adjustOp(), new Map([['cs:c1:p1', 900]]))
-      .catch((e) => e);
+      .catch((e) => e)) as TargetError;
     expect(err).toBeInstanceOf(TargetError);
     expect(err.message).toContain('2025-03-10 to 2025-03-16');
     expect(connector().classify(err).kind).toBe('permanent');
@@ -153,7 +185,9 @@ describe('autotask connector verify', () => {
   });
 
   it('rejects a wrong secret (401) and names the owner company when accepted', async () => {
-    nock(ZONE).post(Q('Companies')).reply(401, { errors: ['User is not authorized'] });
+    nock(ZONE)
+      .post(Q('Companies'))
+      .reply(401, { errors: ['User is not authorized'] });
     const err = await connector()
       .verify()
       .catch((e) => e);
@@ -177,7 +211,9 @@ describe('autotask connector verify', () => {
 
 describe('autotask connector readState', () => {
   it('throws when a read fails instead of reporting nothing found', async () => {
-    nock(ZONE).post(Q('Companies')).reply(500, { errors: ['Unable to find companyName in the Companies entity.'] });
+    nock(ZONE)
+      .post(Q('Companies'))
+      .reply(500, { errors: ['Unable to find companyName in the Companies entity.'] });
     const desired = {
       accountId: 'a',
       effectiveDate: '2025-03-10',

@@ -14,7 +14,12 @@ const money = (amount: string) => ({ amount, currency: 'EUR' });
 describe('autotask mappers', () => {
   it('maps a desired line to a monthly Service with numeric prices', () => {
     const body = serviceBody(
-      { productId: 'p-1', productName: '  Microsoft 365 E3  ', unitPrice: money('31.20'), unitCost: money('26.0000') },
+      {
+        productId: 'p-1',
+        productName: '  Microsoft 365 E3  ',
+        unitPrice: money('31.20'),
+        unitCost: money('26.0000'),
+      },
       settings,
     );
     expect(body).toEqual({
@@ -54,16 +59,21 @@ describe('autotask mappers', () => {
       endDate: '2026-03-14',
       timeReportingRequiresStartAndStopTimes: 1,
     });
-    expect(contractBody({ customerId: 'c', name: 'x'.repeat(200) }, 1, settings, '2025-03-20').contractName).toHaveLength(
-      100,
-    );
+    expect(
+      contractBody({ customerId: 'c', name: 'x'.repeat(200) }, 1, settings, '2025-03-20').contractName,
+    ).toHaveLength(100);
   });
 
   it('starts the contract last month when the start day is still ahead', () => {
     expect(contractStart('2025-03-10', 15)).toBe('2025-02-15');
     expect(contractStart('2025-01-10', 15)).toBe('2024-12-15');
     expect(contractStart('2025-03-15', 15)).toBe('2025-03-15');
-    const body = contractBody({ customerId: 'c', name: 'n' }, 1, { contractStartDay: 1, contractTermMonths: 1 }, '2024-02-29');
+    const body = contractBody(
+      { customerId: 'c', name: 'n' },
+      1,
+      { contractStartDay: 1, contractTermMonths: 1 },
+      '2024-02-29',
+    );
     expect([body.startDate, body.endDate]).toEqual(['2024-02-01', '2024-02-29']);
   });
 });

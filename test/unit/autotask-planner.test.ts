@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { type AutotaskState, planAutotask, SERVICE_MARKER } from '../../connectors/autotask/planner.ts';
 import { AutotaskSettings, type Company, type Service } from '../../connectors/autotask/schemas.ts';
-import type { DesiredCustomer, DesiredLine, DesiredState, LinkMapping, PlanOp } from '../../connectors/types.ts';
+import type {
+  DesiredCustomer,
+  DesiredLine,
+  DesiredState,
+  LinkMapping,
+  PlanOp,
+} from '../../connectors/types.ts';
 
 const settings = AutotaskSettings.parse({ serviceBillingCodeId: 29682801 });
 const DATE = '2025-03-10';
@@ -67,7 +73,12 @@ const cs = (id: number, contractID: number, serviceID: number) => ({
   unitPrice: 10.5,
   unitCost: 8,
 });
-const unitsRow = (contractServiceID: number, units: number, startDate = '2025-03-01', endDate = '2025-03-31') => ({
+const unitsRow = (
+  contractServiceID: number,
+  units: number,
+  startDate = '2025-03-01',
+  endDate = '2025-03-31',
+) => ({
   id: contractServiceID * 1000 + Number(startDate.slice(8)),
   contractID: 0,
   contractServiceID,
@@ -88,11 +99,16 @@ function syncedState(e3Units: number, teamsUnits: number): AutotaskState {
   });
 }
 const contoso = (e3: number, teams: number) =>
-  customer('c1', 'Contoso', [line('p-e3', 'Microsoft 365 E3', e3), line('p-teams', 'Teams Essentials', teams)]);
+  customer('c1', 'Contoso', [
+    line('p-e3', 'Microsoft 365 E3', e3),
+    line('p-teams', 'Teams Essentials', teams),
+  ]);
 
 const kinds = (ops: PlanOp[]) => ops.map((o) => o.kind);
 const adjustments = (ops: PlanOp[]) =>
-  ops.filter((o) => o.kind === 'adjustUnits').map((o) => o.data as { unitChange: number; targetUnits: number });
+  ops
+    .filter((o) => o.kind === 'adjustUnits')
+    .map((o) => o.data as { unitChange: number; targetUnits: number });
 
 describe('planAutotask', () => {
   it('creates service, contract, contract service and adjustments on the first sync', () => {
@@ -122,11 +138,20 @@ describe('planAutotask', () => {
     ]);
     const contractOp = plan.ops[2]!;
     expect(contractOp.data).toMatchObject({
-      body: { contractNumber: 'SP-c1', companyID: 100, contractType: 7, startDate: '2025-03-01', endDate: '2026-02-28' },
+      body: {
+        contractNumber: 'SP-c1',
+        companyID: 100,
+        contractType: 7,
+        startDate: '2025-03-01',
+        endDate: '2026-02-28',
+      },
     });
     const csOp = plan.ops[3]!;
     expect(csOp.needs).toEqual(['contract:c1', 'service:p-e3']);
-    expect(csOp.data).toMatchObject({ contractId: { ref: 'contract:c1' }, serviceId: { ref: 'service:p-e3' } });
+    expect(csOp.data).toMatchObject({
+      contractId: { ref: 'contract:c1' },
+      serviceId: { ref: 'service:p-e3' },
+    });
     const adj = plan.ops[5]!;
     expect(adj.needs).toEqual(['contract:c1', 'cs:c1:p-e3', 'service:p-e3']);
     expect(adj.data).toMatchObject({
@@ -140,8 +165,18 @@ describe('planAutotask', () => {
     expect(adjustments(plan.ops).map((a) => a.unitChange)).toEqual([10, 4]);
     expect(plan.unmapped).toEqual([]);
     expect(plan.recon).toEqual([
-      expect.objectContaining({ productId: 'p-e3', spinpanelSeats: 10, targetUnitsBefore: null, targetUnitsAfter: 10 }),
-      expect.objectContaining({ productId: 'p-teams', spinpanelSeats: 4, targetUnitsBefore: null, targetUnitsAfter: 4 }),
+      expect.objectContaining({
+        productId: 'p-e3',
+        spinpanelSeats: 10,
+        targetUnitsBefore: null,
+        targetUnitsAfter: 10,
+      }),
+      expect.objectContaining({
+        productId: 'p-teams',
+        spinpanelSeats: 4,
+        targetUnitsBefore: null,
+        targetUnitsAfter: 4,
+      }),
     ]);
   });
 
@@ -158,8 +193,20 @@ describe('planAutotask', () => {
     const plan = planAutotask(desired(contoso(13, 2)), syncedState(10, 4), noMapping(), settings);
     expect(kinds(plan.ops)).toEqual(['adjustUnits', 'adjustUnits']);
     expect(plan.ops.map((o) => o.data)).toEqual([
-      expect.objectContaining({ contractId: 500, contractServiceId: 900, serviceId: 1, unitChange: 3, targetUnits: 13 }),
-      expect.objectContaining({ contractId: 500, contractServiceId: 901, serviceId: 2, unitChange: -2, targetUnits: 2 }),
+      expect.objectContaining({
+        contractId: 500,
+        contractServiceId: 900,
+        serviceId: 1,
+        unitChange: 3,
+        targetUnits: 13,
+      }),
+      expect.objectContaining({
+        contractId: 500,
+        contractServiceId: 901,
+        serviceId: 2,
+        unitChange: -2,
+        targetUnits: 2,
+      }),
     ]);
     expect(plan.ops.every((o) => o.needs?.length === 0)).toBe(true);
   });
@@ -190,7 +237,12 @@ describe('planAutotask', () => {
       data: { contractServiceId: 901, serviceId: 2, unitChange: -4, targetUnits: 0 },
     });
     expect(plan.recon).toContainEqual(
-      expect.objectContaining({ productName: 'Teams Essentials', spinpanelSeats: 0, targetUnitsBefore: 4, targetUnitsAfter: 0 }),
+      expect.objectContaining({
+        productName: 'Teams Essentials',
+        spinpanelSeats: 0,
+        targetUnitsBefore: 4,
+        targetUnitsAfter: 0,
+      }),
     );
   });
 
@@ -224,7 +276,10 @@ describe('planAutotask', () => {
       settings,
     );
     expect(plan.ops).toHaveLength(1);
-    expect(plan.ops[0]).toMatchObject({ key: `adj:c1:p-old:${DATE}`, data: { contractServiceId: 912, unitChange: -7 } });
+    expect(plan.ops[0]).toMatchObject({
+      key: `adj:c1:p-old:${DATE}`,
+      data: { contractServiceId: 912, unitChange: -7 },
+    });
   });
 
   it('honours explicit company, contract and service mappings over names', () => {
@@ -246,7 +301,9 @@ describe('planAutotask', () => {
       settings,
     );
     expect(plan.ops).toHaveLength(1);
-    expect(plan.ops[0]).toMatchObject({ data: { contractId: 800, contractServiceId: 920, serviceId: 77, unitChange: 3 } });
+    expect(plan.ops[0]).toMatchObject({
+      data: { contractId: 800, contractServiceId: 920, serviceId: 77, unitChange: 3 },
+    });
   });
 
   it('reports customers it cannot map, and never guesses', () => {
@@ -261,7 +318,11 @@ describe('planAutotask', () => {
       contracts: [contract(600, 5, null)],
     });
     const mapping: LinkMapping = {
-      customers: { ghost: { companyId: 999 }, fab: { contractId: 600 }, mis: { companyId: 5, contractId: 12345 } },
+      customers: {
+        ghost: { companyId: 999 },
+        fab: { contractId: 600 },
+        mis: { companyId: 5, contractId: 12345 },
+      },
       products: {},
     };
     const lines = [line('p-e3', 'Microsoft 365 E3', 1)];
@@ -280,7 +341,11 @@ describe('planAutotask', () => {
     );
     expect(plan.unmapped).toEqual([
       { customerId: 'c1', name: 'Contoso', reason: expect.stringContaining('no company named "Contoso"') },
-      { customerId: 'tw', name: 'Twins Ltd', reason: expect.stringContaining('2 companies named "Twins Ltd"') },
+      {
+        customerId: 'tw',
+        name: 'Twins Ltd',
+        reason: expect.stringContaining('2 companies named "Twins Ltd"'),
+      },
       { customerId: 'do', name: 'Dormant Inc', reason: expect.stringContaining('no company named') },
       { customerId: 'ghost', name: 'Ghost', reason: expect.stringContaining('company 999') },
       { customerId: 'mis', name: 'Fabrikam', reason: expect.stringContaining('contract 12345') },
@@ -343,7 +408,10 @@ describe('planAutotask', () => {
       settings,
     );
     expect(kinds(plan.ops)).toEqual(['adjustUnits']);
-    expect(plan.ops[0]).toMatchObject({ key: `adj:c1:p-e3:${DATE}`, data: { unitChange: 4, targetUnits: 9 } });
+    expect(plan.ops[0]).toMatchObject({
+      key: `adj:c1:p-e3:${DATE}`,
+      data: { unitChange: 4, targetUnits: 9 },
+    });
     expect(new Set(plan.ops.map((o) => o.key)).size).toBe(plan.ops.length);
   });
 

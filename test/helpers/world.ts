@@ -1,0 +1,104 @@
+import pino from 'pino';
+import { type AutotaskSandbox, startAutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
+import { type App, createApp } from '../../src/app.ts';
+import { loadConfig } from '../../src/config.ts';
+import type { Actor, Consent } from '../../src/consent/consents.ts';
+import type { Link } from '../../src/links/links.ts';
+import { type SandboxOptions, type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
+import { dropPrefix, freshPrefix, keyEnv, REDIS_URL } from './store.ts';
+
+export const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
+export const AUTOTASK_CREDENTIALS = {
+  userName: 'sandbox@example.com',
+  secret: 'sandbox-secret',
+  integrationCode: 'SPINPANEL-SANDBOX',
+};
+export const BILLING_CODE = 29682801;
+
+export interface World {
+  app: App;
+  sp: SpinPanelSandbox;
+  at: AutotaskSandbox;
+  env: Record<string, string>;
+  accountId: string;
+  consent: Consent;
+  link: Link;
+  sync(dryRun?: boolean): Promise<NonNullable<Awaited<ReturnType<App['services']['syncNow']>>['run']>>;
+  close(): Promise<void>;
+}
+
+/**
+ * Both sandboxes on real sockets, the real app (config → Redis → queue → worker) on a fresh key prefix, a
+ * company-level consent and an Autotask link whose companies carry the SpinPanel customers' names.
+ */
+export async function startWorld(
+  opts: { spinpanel?: SandboxOptions; autotaskLatencyMs?: number; worker?: boolean; env?: Record<string, string> } = {},
+): Promise<World> {
+  const sp = await startSpinPanelSandbox({ seed: 3, customers: 3, subscriptionsPerCustomer: 3, ...opts.spinpanel });
+  const at = await startAutotaskSandbox({
+    latencyMs: opts.autotaskLatencyMs ?? 0,
+    companies: sp.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
+  });
+  const prefix = freshPrefix();
+  const env: Record<string, string> = {
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    CREDENTIALS_KEYS: keyEnv(),
+    SPINPANEL_API_URL: sp.url,
+    AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl,
+    SYNC_BACKOFF_MS: '100',
+    SYNC_LOCK_TTL_MS: '2000',
+    LOG_LEVEL: 'silent',
+    ...opts.env,
+  };
+  const app = await createApp(loadConfig(env), { logger: pino({ level: 'silent' }) });
+  if (opts.worker !== false) app.startWorker(2);
+  const accountId = sp.data.account.id;
+  const consent = await app.services.grantConsent(admin, accountId, {
+    level: 'company',
+    scopes: ['billing:read', 'billing:push'],
+  });
+  const link = await app.services.createLink(admin, accountId, {
+    target: 'autotask',
+    credentials: AUTOTASK_CREDENTIALS,
+    spinpanelApiKey: sp.apiKey,
+    settings: { serviceBillingCodeId: BILLING_CODE },
+  });
+  return {
+    app,
+    sp,
+    at,
+    env,
+    accountId,
+    consent,
+    link,
+    async sync(dryRun = false) {
+      const res = await app.services.syncNow(admin, accountId, link.id, { dryRun, waitMs: 60_000 });
+      if (!res.run) throw new Error(`run ${res.runId} ended ${res.state} without a record`);
+      return res.run;
+    },
+    async close() {
+      await app.close();
+      const r = app.redis.duplicate();
+      await dropPrefix(r, prefix);
+      r.disconnect();
+      await Promise.all([sp.close(), at.close()]);
+    },
+  };
+}
+
+export const today = () => new Date().toISOString().slice(0, 10);
+
+/** Units in Autotask for one SpinPanel customer and product, found the way an auditor would: by contract and name. */
+export function autotaskUnits(w: World, customerId: string, productName: string, date = today()): number | null {
+  const contract = [...w.at.db.contracts.values()].find((c) => c.contractNumber === `SP-${customerId}`);
+  const service = [...w.at.db.services.values()].find((s) => s.name === productName);
+  if (!contract || !service) return null;
+  const cs = [...w.at.db.contractServices.values()].find(
+    (x) => x.contractID === contract.id && x.serviceID === service.id,
+  );
+  return cs ? w.at.unitsAt(cs.id, date) : null;
+}
+
+export const isWrite = (r: { method: string; path: string }) =>
+  r.method !== 'GET' && !/\/query(\/count)?(\?|$)/i.test(r.path);
