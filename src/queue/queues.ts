@@ -14,7 +14,10 @@ export function createSyncQueue(connection: ConnectionOptions, prefix: string): 
 
 export const schedulerId = (accountId: string, linkId: string) => `sync.${accountId}.${linkId}`;
 
-/** One job scheduler per link, at the link's interval; upserting is idempotent. */
+/**
+ * One job scheduler per link, at the link's interval; upserting is idempotent. The first scheduled run comes one
+ * interval after linking, not at once: an admin gets the chance to look at a dry run before anything is pushed.
+ */
 export async function scheduleLink(queue: Queue, link: Link, retry: RetryPolicy): Promise<void> {
   const data: SyncJobData = {
     accountId: link.accountId,
@@ -25,7 +28,7 @@ export async function scheduleLink(queue: Queue, link: Link, retry: RetryPolicy)
   };
   await queue.upsertJobScheduler(
     schedulerId(link.accountId, link.id),
-    { every: link.everyMinutes * 60_000 },
+    { every: link.everyMinutes * 60_000, startDate: Date.now() + link.everyMinutes * 60_000 },
     { name: 'sync', data, opts: jobCatalog.sync.options(retry) },
   );
 }

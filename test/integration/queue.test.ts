@@ -106,6 +106,10 @@ describe('sync queue', () => {
     const schedulers = await queue.getJobSchedulers();
     expect(schedulers).toHaveLength(1);
     expect(schedulers[0]).toMatchObject({ key: schedulerId('a1', link.id), every: 30 * 60_000 });
+    // The first scheduled run waits one interval: nothing is pushed before an admin could look at a dry run.
+    const [next] = await queue.getDelayed();
+    expect(await queue.getWaitingCount()).toBe(0);
+    expect(next!.timestamp + next!.delay - Date.now()).toBeGreaterThan(29 * 60_000);
   });
 
   it('runs one sync per link at a time across two worker processes', async () => {

@@ -1,0 +1,147 @@
+import { spawn } from 'node:child_process';
+import { afterEach, describe, expect, it } from 'vitest';
+import { autotaskUnits, isWrite, startWorld, type World } from '../helpers/world.ts';
+
+const waitFor = async (cond: () => boolean, timeoutMs = 20_000) => {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error('timed out waiting for condition');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+describe('sync end to end (both sandboxes over real sockets)', () => {
+  let w: World | undefined;
+  afterEach(async () => {
+    await w?.close();
+    w = undefined;
+  });
+
+  it('first sync creates contracts, services and units matching SpinPanel seats exactly', async () => {
+    w = await startWorld();
+    const run = await w.sync();
+    expect(run.status).toBe('succeeded');
+    expect(run.errors).toEqual([]);
+    const subs = w.sp.data.subscriptions;
+    expect(subs.length).toBe(9);
+    const expected = new Map<string, number>();
+    for (const s of subs) {
+      const k = `${s.customerId}|${s.productName}`;
+      expected.set(k, (expected.get(k) ?? 0) + s.quantity);
+    }
+    for (const [k, seats] of expected) {
+      const [customerId, productName] = k.split('|') as [string, string];
+      expect(autotaskUnits(w, customerId, productName)).toBe(seats);
+    }
+    expect(w.at.db.contracts.size).toBe(3);
+    expect(run.applied.createContract).toBe(3);
+    expect(run.recon.every((l) => l.targetUnitsAfter === l.spinpanelSeats)).toBe(true);
+    expect(run.apiCalls.total).toBeGreaterThan(0);
+  });
+
+  it('a second sync with nothing changed writes nothing and reads no more than paging needs', async () => {
+    w = await startWorld();
+    await w.sync();
+    const before = w.at.requests.length;
+    const spBefore = w.sp.requests.length;
+    const run = await w.sync();
+    const autotask = w.at.requests.slice(before);
+    expect(autotask.filter(isWrite)).toEqual([]);
+    expect(run.applied).toEqual({});
+    // Paging minimum: one page each of Companies, Contracts, Services, ContractServices, ContractServiceUnits,
+    // plus the zone lookup; SpinPanel: account, customers, one subscriptions page per customer.
+    expect(autotask.length).toBeLessThanOrEqual(5 + 1 + 1);
+    expect(w.sp.requests.length - spBefore).toBe(2 + 3);
+    expect(run.apiCalls.total).toBe(autotask.length + 5);
+  });
+
+  it('a seat change of +3/−2 produces exactly one adjustment of that delta each', async () => {
+    w = await startWorld();
+    await w.sync();
+    const [a, b] = [w.sp.data.subscriptions[0]!, w.sp.data.subscriptions[4]!];
+    const adjustmentsBefore = w.at.db.adjustments.length;
+    w.sp.setQuantity(a.id, a.quantity + 3);
+    w.sp.setQuantity(b.id, b.quantity - 2);
+    const run = await w.sync();
+    const made = w.at.db.adjustments.slice(adjustmentsBefore).map((x) => x.unitChange);
+    expect(made.sort()).toEqual([-2, 3].sort());
+    expect(run.applied).toEqual({ adjustUnits: 2 });
+    // A same-day second change cannot share a date with the first sync's adjustment, so it may land a day later.
+    const week = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
+    expect(autotaskUnits(w, a.customerId, a.productName, week)).toBe(a.quantity);
+    expect(autotaskUnits(w, b.customerId, b.productName, week)).toBe(b.quantity);
+  });
+
+  it('a dry run returns the plan and writes nothing', async () => {
+    w = await startWorld();
+    const run = await w.sync(true);
+    expect(run.dryRun).toBe(true);
+    expect(run.plan?.length).toBeGreaterThan(0);
+    expect(run.planned.createContract).toBe(3);
+    expect(w.at.requests.filter(isWrite)).toEqual([]);
+    expect(w.at.db.contracts.size).toBe(0);
+  });
+
+  it('a malformed SpinPanel record is quarantined and reported while the rest syncs', async () => {
+    w = await startWorld();
+    const bad = w.sp.data.subscriptions[1]!;
+    w.sp.markInvalid(bad.id, 'quantity');
+    const run = await w.sync();
+    expect(run.status).toBe('succeeded');
+    expect(run.quarantined).toEqual([
+      expect.objectContaining({ kind: 'subscription', id: bad.id, reason: expect.stringContaining('quantity') }),
+    ]);
+    // Its customer is held back this run; the other customers are in Autotask.
+    expect(autotaskUnits(w, bad.customerId, bad.productName)).toBeNull();
+    const others = w.sp.data.subscriptions.filter((s) => s.customerId !== bad.customerId);
+    for (const s of others) expect(autotaskUnits(w, s.customerId, s.productName)).not.toBeNull();
+  });
+
+  it('a run killed mid-way and run again ends in the same state with no duplicate adjustment', async () => {
+    w = await startWorld({ worker: false, autotaskLatencyMs: 30, spinpanel: { customers: 4, subscriptionsPerCustomer: 4 } });
+    // A real worker process, killed with SIGKILL once some adjustments have landed.
+    const child = spawn(process.execPath, ['bin/billing-sync.js', 'worker'], {
+      env: { ...process.env, ...w.env },
+      stdio: 'ignore',
+    });
+    const queued = await w.app.services.syncNow(
+      { userId: 'admin-1', role: 'company_admin' },
+      w.accountId,
+      w.link.id,
+      { dryRun: false },
+    );
+    await waitFor(() => w!.at.db.adjustments.length >= 3);
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+    const partial = w.at.db.adjustments.length;
+    expect(partial).toBeLessThan(16);
+
+    w.app.startWorker(1);
+    // The killed run's lock lapses (2 s here); the next run converges.
+    const run = await w.sync();
+    expect(run.status).toBe('succeeded');
+    const perService = new Map<number, number>();
+    for (const adj of w.at.db.adjustments) perService.set(adj.contractServiceID, (perService.get(adj.contractServiceID) ?? 0) + 1);
+    expect([...perService.values()].every((n) => n === 1)).toBe(true);
+    for (const s of w.sp.data.subscriptions) expect(autotaskUnits(w, s.customerId, s.productName)).toBe(s.quantity);
+    void queued;
+  }, 60_000);
+
+  it('revoking consent makes the next request of a running sync fail at the gate', async () => {
+    w = await startWorld({ autotaskLatencyMs: 40, spinpanel: { customers: 6, subscriptionsPerCustomer: 4 } });
+    const started = w.app.services.syncNow({ userId: 'admin-1', role: 'company_admin' }, w.accountId, w.link.id, {
+      dryRun: false,
+      waitMs: 30_000,
+    });
+    await waitFor(() => w!.at.db.adjustments.length >= 2);
+    await w.app.services.revokeConsent({ userId: 'admin-1', role: 'company_admin' }, w.accountId, w.consent.id);
+    const revokedAt = Date.now();
+    const res = await started;
+    // At most the one request already in flight when the gate closed may arrive after the revocation.
+    const late = w.at.requests.filter((r) => r.at > revokedAt);
+    expect(late.length).toBeLessThanOrEqual(1);
+    expect(res.run?.status).toBe('cancelled');
+    expect(res.run?.errors.at(-1)?.message).toMatch(/may not act: the link is revoked/);
+    expect(w.at.db.adjustments.length).toBeLessThan(24);
+  });
+});
