@@ -47,7 +47,12 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   });
   logger.debug({ redis: check }, 'redis checked');
   const keys = createKeys(config.REDIS_PREFIX);
-  const store: StoreContext = { redis, keys, vault: new Vault(config.CREDENTIALS_KEYS), now: () => new Date() };
+  const store: StoreContext = {
+    redis,
+    keys,
+    vault: new Vault(config.CREDENTIALS_KEYS),
+    now: () => new Date(),
+  };
   const gate = new Gate(redis, keys);
   const queue = createSyncQueue(redis, config.REDIS_PREFIX);
   const connectorEnv = { autotaskZoneLookupUrl: config.AUTOTASK_ZONE_LOOKUP_URL };
@@ -69,7 +74,10 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     config,
     connectorEnv,
     events: () => {
-      queueEvents ??= new QueueEvents('sync', { connection: redis.duplicate(), prefix: queuePrefix(config.REDIS_PREFIX) });
+      queueEvents ??= new QueueEvents('sync', {
+        connection: redis.duplicate(),
+        prefix: queuePrefix(config.REDIS_PREFIX),
+      });
       return queueEvents;
     },
   });
@@ -120,7 +128,11 @@ export function createServices(d: ServiceDeps) {
     grantConsent: (actor: Actor, accountId: string, body: GrantConsentBody) =>
       grantConsent(store, actor, accountId, body, config.POLICY_VERSION),
     listConsents: (accountId: string) => listConsents(store, accountId),
-    async revokeConsent(actor: Actor, accountId: string, consentId: string): Promise<RevokeResult & { unscheduled: string[] }> {
+    async revokeConsent(
+      actor: Actor,
+      accountId: string,
+      consentId: string,
+    ): Promise<RevokeResult & { unscheduled: string[] }> {
       const result = await revokeConsent(store, actor, accountId, consentId);
       const unscheduled: string[] = [];
       for (const linkId of result.closedLinkIds) {
@@ -166,7 +178,8 @@ export function createServices(d: ServiceDeps) {
     ): Promise<{ runId: string; state: string; run?: RunRecord }> {
       if (actor.role === 'user') throw forbidden('starting a sync is an admin action');
       const link = await getLink(store, accountId, linkId);
-      if (link.status !== 'active') throw new AppError('link_not_active', 409, `link ${linkId} is ${link.status}`);
+      if (link.status !== 'active')
+        throw new AppError('link_not_active', 409, `link ${linkId} is ${link.status}`);
       const job: Job = await enqueueSync(queue, link, opts.dryRun, retry);
       const runId = job.id!;
       if (!opts.waitMs) return { runId, state: 'queued' };

@@ -18,7 +18,10 @@ export interface ApiToken {
 /** `API_TOKENS=token=accountId:role:userId,token2=*:operator:ops1` — `*` means every account (operators). */
 const apiTokens = z.string().transform((raw, ctx) => {
   const out: ApiToken[] = [];
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const m = /^([^=]{16,})=([^:]+):([^:]+):([^:]+)$/.exec(entry);
     const parsedRole = role.safeParse(m?.[3]);
     if (!m || !parsedRole.success) {
@@ -36,7 +39,10 @@ const apiTokens = z.string().transform((raw, ctx) => {
 /** `CREDENTIALS_KEYS=kid:base64key[,oldkid:base64key…]` — the first key encrypts, all decrypt. */
 const credentialKeys = z.string().transform((raw, ctx) => {
   const out: { id: string; key: Buffer }[] = [];
-  for (const entry of raw.split(',').map((s) => s.trim()).filter(Boolean)) {
+  for (const entry of raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)) {
     const [id, b64] = entry.split(':');
     const key = b64 ? Buffer.from(b64, 'base64') : Buffer.alloc(0);
     if (!id || !/^[A-Za-z0-9_-]{1,32}$/.test(id) || key.length !== 32) {
@@ -54,7 +60,12 @@ const credentialKeys = z.string().transform((raw, ctx) => {
 
 export const ConfigSchema = z.object({
   REDIS_URL: opt(z.string().url().default('redis://127.0.0.1:6379')),
-  REDIS_PREFIX: opt(z.string().regex(/^[a-z0-9_-]+$/i).default('bs')),
+  REDIS_PREFIX: opt(
+    z
+      .string()
+      .regex(/^[a-z0-9_-]+$/i)
+      .default('bs'),
+  ),
   REDIS_ALLOW_EVICTION: opt(bool.default(false)),
   CREDENTIALS_KEYS: opt(credentialKeys),
   SPINPANEL_API_URL: opt(z.string().url().default('https://api.spinpanel.example/v1')),

@@ -6,9 +6,9 @@ import { createApp } from './app.ts';
 import { loadConfig } from './config.ts';
 import type { Actor } from './consent/consents.ts';
 import { createLogger } from './logger.ts';
+import { startSpinPanelSandbox } from './spinpanel/sandbox.ts';
 import { ensureRedis } from './store/local-redis.ts';
 import type { RunRecord } from './sync/runs.ts';
-import { startSpinPanelSandbox } from './spinpanel/sandbox.ts';
 
 const out = (line = ''): void => {
   process.stdout.write(`${line}\n`);
@@ -71,7 +71,9 @@ export async function runDemo(): Promise<void> {
   const accountId = spinpanel.data.account.id;
   const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
   try {
-    out(`SpinPanel sandbox ${spinpanel.url} · Autotask sandbox ${autotask.url} · Redis ${redis.url} (prefix ${prefix})`);
+    out(
+      `SpinPanel sandbox ${spinpanel.url} · Autotask sandbox ${autotask.url} · Redis ${redis.url} (prefix ${prefix})`,
+    );
     const consent = await app.services.grantConsent(admin, accountId, {
       level: 'company',
       scopes: ['billing:read', 'billing:push'],
@@ -79,7 +81,11 @@ export async function runDemo(): Promise<void> {
     out(`consent ${consent.id}: company level, granted by ${admin.userId}, policy ${consent.policyVersion}`);
     const link = await app.services.createLink(admin, accountId, {
       target: 'autotask',
-      credentials: { userName: 'sandbox@example.com', secret: 'sandbox-secret', integrationCode: 'SPINPANEL-SANDBOX' },
+      credentials: {
+        userName: 'sandbox@example.com',
+        secret: 'sandbox-secret',
+        integrationCode: 'SPINPANEL-SANDBOX',
+      },
       spinpanelApiKey: spinpanel.apiKey,
       settings: { serviceBillingCodeId: 29682801 },
     });

@@ -45,7 +45,9 @@ export async function grantConsent(
 ): Promise<Consent> {
   if (actor.role === 'operator') throw forbidden('operators cannot give consent on behalf of an account');
   if (body.level === 'company' && !ADMIN_ROLES.includes(actor.role)) {
-    throw forbidden('only a company admin or a reseller may give company-level consent; a user may consent for itself');
+    throw forbidden(
+      'only a company admin or a reseller may give company-level consent; a user may consent for itself',
+    );
   }
   const policyVersion = body.policyVersion ?? currentPolicyVersion;
   if (policyVersion !== currentPolicyVersion) {

@@ -53,7 +53,11 @@ export class Gate {
   ) {}
 
   async assertOpen(ref: GateRef): Promise<void> {
-    const [status, epoch] = await this.redis.hmget(this.keys.link(ref.accountId, ref.linkId), 'status', 'epoch');
+    const [status, epoch] = await this.redis.hmget(
+      this.keys.link(ref.accountId, ref.linkId),
+      'status',
+      'epoch',
+    );
     if (status === null) throw new GateClosedError(ref, 'the link no longer exists');
     if (status !== 'active') throw new GateClosedError(ref, `the link is ${status}`);
     if (Number(epoch) !== ref.epoch) {

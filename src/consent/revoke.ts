@@ -29,11 +29,17 @@ export async function revokeConsent(
     });
     if (!mayRevoke(actor, consent)) {
       await redis.unwatch();
-      throw forbidden('only the user who gave a user-level consent, or an admin for a company-level one, may revoke it');
+      throw forbidden(
+        'only the user who gave a user-level consent, or an admin for a company-level one, may revoke it',
+      );
     }
     if (consent.status === 'revoked') {
       await redis.unwatch();
-      throw new AppError('already_revoked', 409, `consent ${consentId} was already revoked at ${consent.revokedAt}`);
+      throw new AppError(
+        'already_revoked',
+        409,
+        `consent ${consentId} was already revoked at ${consent.revokedAt}`,
+      );
     }
     const linkIds = await redis.zrange(keys.links(accountId), 0, -1);
     const closed: string[] = [];
@@ -41,7 +47,12 @@ export async function revokeConsent(
       const [owner, status] = await redis.hmget(keys.link(accountId, id), 'consentId', 'status');
       if (owner === consentId && (status === 'active' || status === 'suspended')) closed.push(id);
     }
-    const revoked: Consent = { ...consent, status: 'revoked', revokedAt: ctx.now().toISOString(), revokedBy: actor };
+    const revoked: Consent = {
+      ...consent,
+      status: 'revoked',
+      revokedAt: ctx.now().toISOString(),
+      revokedBy: actor,
+    };
     const multi = redis.multi().set(consentKey, JSON.stringify(revoked));
     for (const id of closed) {
       multi.hset(keys.link(accountId, id), 'status', 'revoked').hincrby(keys.link(accountId, id), 'epoch', 1);

@@ -49,7 +49,9 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.setErrorHandler((error, _req, reply) => {
     if (error instanceof AppError) {
-      return reply.status(error.status).send({ error: { code: error.code, message: error.message, ...error.details } });
+      return reply
+        .status(error.status)
+        .send({ error: { code: error.code, message: error.message, ...error.details } });
     }
     if (error instanceof CredentialsRejectedError) {
       return reply.status(422).send({ error: { code: 'credentials_rejected', message: error.message } });
@@ -90,7 +92,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { items: await services.listConsents(accountId) };
   });
   app.post('/v1/accounts/:accountId/consents/:consentId/revoke', async (req) => {
-    const { accountId, consentId } = parse(AccountParams.extend({ consentId: z.string().uuid() }), req.params, 'path');
+    const { accountId, consentId } = parse(
+      AccountParams.extend({ consentId: z.string().uuid() }),
+      req.params,
+      'path',
+    );
     const result = await services.revokeConsent(actorOf(req), accountId, consentId);
     return {
       consent: result.consent,
@@ -137,7 +143,11 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return { items: await services.listRuns(accountId, linkId) };
   });
   app.get('/v1/accounts/:accountId/links/:linkId/syncs/:runId', async (req) => {
-    const { accountId, linkId, runId } = parse(LinkParams.extend({ runId: z.string().min(1) }), req.params, 'path');
+    const { accountId, linkId, runId } = parse(
+      LinkParams.extend({ runId: z.string().min(1) }),
+      req.params,
+      'path',
+    );
     return services.getRun(accountId, linkId, runId);
   });
   return app;

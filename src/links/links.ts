@@ -52,7 +52,10 @@ export const MappingBody = z.object({
     )
     .default({}),
   products: z
-    .record(z.string(), z.object({ serviceId: z.union([z.number().int().positive(), z.string().min(1)]).optional() }))
+    .record(
+      z.string(),
+      z.object({ serviceId: z.union([z.number().int().positive(), z.string().min(1)]).optional() }),
+    )
     .default({}),
 });
 
@@ -65,7 +68,11 @@ function usableConsent(consent: Consent): boolean {
 
 export interface CreateLinkDeps {
   /** Check the target accepts the credentials; throws CredentialsRejectedError with the target's words. */
-  verify: (target: TargetKind, credentials: Record<string, unknown>, settings: Record<string, unknown>) => Promise<VerifyResult>;
+  verify: (
+    target: TargetKind,
+    credentials: Record<string, unknown>,
+    settings: Record<string, unknown>,
+  ) => Promise<VerifyResult>;
   /** Turns raw settings into validated ones (defaults applied); throws a 400 naming the field. */
   parseSettings: (target: TargetKind, settings: Record<string, unknown>) => Record<string, unknown>;
   defaultEveryMinutes: number;
@@ -127,7 +134,11 @@ export async function createLink(
   const fresh = await redis.get(consentKey);
   if (!fresh || !usableConsent(JSON.parse(fresh) as Consent)) {
     await redis.unwatch();
-    throw new AppError('consent_required', 409, `consent ${consent.id} was revoked while the link was being made`);
+    throw new AppError(
+      'consent_required',
+      409,
+      `consent ${consent.id} was revoked while the link was being made`,
+    );
   }
   const saved = await redis
     .multi()
@@ -135,7 +146,8 @@ export async function createLink(
     .set(keys.credentials(accountId, link.id), sealed)
     .zadd(keys.links(accountId), Date.parse(link.createdAt), link.id)
     .exec();
-  if (!saved) throw new AppError('consent_changed', 409, `consent ${consent.id} changed while linking; try again`);
+  if (!saved)
+    throw new AppError('consent_changed', 409, `consent ${consent.id} changed while linking; try again`);
   await appendAudit(redis, keys, accountId, {
     type: 'link.created',
     actor,
@@ -192,10 +204,17 @@ export async function listLinks(ctx: StoreContext, accountId: string): Promise<L
   const pipeline = ctx.redis.pipeline();
   for (const id of ids) pipeline.hgetall(ctx.keys.link(accountId, id));
   const rows = (await pipeline.exec()) ?? [];
-  return rows.map(([, h]) => h as Record<string, string>).filter((h) => h.id).map(parseLink);
+  return rows
+    .map(([, h]) => h as Record<string, string>)
+    .filter((h) => h.id)
+    .map(parseLink);
 }
 
-export async function readSecrets(ctx: StoreContext, accountId: string, linkId: string): Promise<LinkSecrets> {
+export async function readSecrets(
+  ctx: StoreContext,
+  accountId: string,
+  linkId: string,
+): Promise<LinkSecrets> {
   const sealed = await ctx.redis.get(ctx.keys.credentials(accountId, linkId));
   if (!sealed) throw new AppError('credentials_gone', 409, `link ${linkId} has no stored credentials`);
   return JSON.parse(ctx.vault.decrypt(sealed, aadFor(accountId, linkId))) as LinkSecrets;
@@ -223,7 +242,10 @@ export async function putMapping(
     type: 'mapping.changed',
     actor,
     subject: { linkId },
-    data: { customers: Object.keys(mapping.customers).length, products: Object.keys(mapping.products).length },
+    data: {
+      customers: Object.keys(mapping.customers).length,
+      products: Object.keys(mapping.products).length,
+    },
   });
   return mapping;
 }

@@ -42,17 +42,24 @@ export class Vault {
     }
     const key = this.byId.get(keyId);
     if (!key) {
-      throw new VaultError(`stored credentials were encrypted with key "${keyId}", which is not in CREDENTIALS_KEYS`);
+      throw new VaultError(
+        `stored credentials were encrypted with key "${keyId}", which is not in CREDENTIALS_KEYS`,
+      );
     }
     try {
       const decipher = createDecipheriv('aes-256-gcm', key, Buffer.from(iv, 'base64url'));
       decipher.setAAD(Buffer.from(aad));
       decipher.setAuthTag(Buffer.from(tag, 'base64url'));
-      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString('utf8');
+      return Buffer.concat([decipher.update(Buffer.from(ct, 'base64url')), decipher.final()]).toString(
+        'utf8',
+      );
     } catch (cause) {
-      throw new VaultError(`stored credentials could not be decrypted with key "${keyId}" (wrong key or tampered)`, {
-        cause,
-      });
+      throw new VaultError(
+        `stored credentials could not be decrypted with key "${keyId}" (wrong key or tampered)`,
+        {
+          cause,
+        },
+      );
     }
   }
 

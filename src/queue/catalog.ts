@@ -32,11 +32,16 @@ export const jobCatalog = {
 
 export type JobName = keyof typeof jobCatalog;
 
-export function parseJob<N extends JobName>(name: N, data: unknown): z.infer<(typeof jobCatalog)[N]['schema']> {
+export function parseJob<N extends JobName>(
+  name: N,
+  data: unknown,
+): z.infer<(typeof jobCatalog)[N]['schema']> {
   const schema: z.ZodType = jobCatalog[name].schema;
   const parsed = schema.safeParse(data);
   if (!parsed.success) {
-    throw new Error(`invalid ${name} job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    throw new Error(
+      `invalid ${name} job data: ${parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+    );
   }
   return parsed.data as z.infer<(typeof jobCatalog)[N]['schema']>;
 }

@@ -11,7 +11,12 @@ export interface HeldLock {
  * One run per link across every worker process: a Redis lock with an owner token, renewed while the run lives
  * and released only by its owner. If a worker dies, the lock lapses after `ttlMs`.
  */
-export async function tryLock(redis: Redis, key: string, owner: string, ttlMs = 30_000): Promise<HeldLock | null> {
+export async function tryLock(
+  redis: Redis,
+  key: string,
+  owner: string,
+  ttlMs = 30_000,
+): Promise<HeldLock | null> {
   const ok = await redis.set(key, owner, 'PX', ttlMs, 'NX');
   if (ok !== 'OK') return null;
   const timer = setInterval(() => {

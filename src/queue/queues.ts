@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { Queue, type ConnectionOptions } from 'bullmq';
+import { type ConnectionOptions, Queue } from 'bullmq';
 import type { Link } from '../links/links.ts';
 import { jobCatalog, type RetryPolicy, type SyncJobData } from './catalog.ts';
 

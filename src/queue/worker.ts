@@ -1,4 +1,4 @@
-import { DelayedError, type ConnectionOptions, UnrecoverableError, Worker } from 'bullmq';
+import { type ConnectionOptions, DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { GateClosedError } from '../consent/gate.ts';
 import { type EngineDeps, RunCancelledError, runSync } from '../sync/engine.ts';
@@ -42,7 +42,10 @@ export function createSyncWorker(opts: SyncWorkerOptions): Worker {
           { ...data, runId: runIdOf(job.id), attempt: job.attemptsMade + 1 },
           { signal, onProgress: (done, total) => job.updateProgress({ done, total }) },
         );
-        log.info({ runId: run.id, status: run.status, applied: run.applied, apiCalls: run.apiCalls.total }, 'run done');
+        log.info(
+          { runId: run.id, status: run.status, applied: run.applied, apiCalls: run.apiCalls.total },
+          'run done',
+        );
         return { runId: run.id, status: run.status };
       } catch (error) {
         if (error instanceof GateClosedError || error instanceof RunCancelledError) {

@@ -26,7 +26,12 @@ export function hashEntry(prevHash: string, body: string): string {
  * Appends to the account's audit stream. Each entry is hash-chained to the one before it; WATCH makes the
  * read-last-then-append atomic against concurrent writers without Lua.
  */
-export async function appendAudit(redis: Redis, keys: Keys, accountId: string, event: AuditEvent): Promise<string> {
+export async function appendAudit(
+  redis: Redis,
+  keys: Keys,
+  accountId: string,
+  event: AuditEvent,
+): Promise<string> {
   const key = keys.audit(accountId);
   for (let attempt = 0; attempt < 20; attempt++) {
     await redis.watch(key);

@@ -21,7 +21,12 @@ export async function freePort(): Promise<number> {
 }
 
 export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean> {
-  const client = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, connectTimeout: timeoutMs, retryStrategy: () => null });
+  const client = new Redis(url, {
+    lazyConnect: true,
+    maxRetriesPerRequest: 0,
+    connectTimeout: timeoutMs,
+    retryStrategy: () => null,
+  });
   client.on('error', () => {});
   try {
     await client.connect();
@@ -34,16 +39,34 @@ export async function pingRedis(url: string, timeoutMs = 1000): Promise<boolean>
 }
 
 /** Starts a private `redis-server` (noeviction, nothing persisted) on a free port under `dir`. */
-export async function startRedisServer(dir: string, port?: number): Promise<LocalRedis & { port: number; pid: number }> {
+export async function startRedisServer(
+  dir: string,
+  port?: number,
+): Promise<LocalRedis & { port: number; pid: number }> {
   const check = spawnSync('redis-server', ['--version'], { encoding: 'utf8' });
   if (check.error) {
-    throw new Error('no Redis answers at REDIS_URL and `redis-server` is not installed: install Redis 6.2+ or set REDIS_URL');
+    throw new Error(
+      'no Redis answers at REDIS_URL and `redis-server` is not installed: install Redis 6.2+ or set REDIS_URL',
+    );
   }
   mkdirSync(dir, { recursive: true });
   const p = port ?? (await freePort());
   const child = spawn(
     'redis-server',
-    ['--port', String(p), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--maxmemory-policy', 'noeviction'],
+    [
+      '--port',
+      String(p),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      dir,
+      '--maxmemory-policy',
+      'noeviction',
+    ],
     { stdio: 'ignore' },
   );
   const url = `redis://127.0.0.1:${p}`;

@@ -14,7 +14,12 @@ export class RedisSetupError extends Error {
  * plain store calls use the same settings so a Redis restart is ridden out rather than surfaced.
  */
 export function createRedis(url: string, options: RedisOptions = {}): Redis {
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true, lazyConnect: false, ...options });
+  return new Redis(url, {
+    maxRetriesPerRequest: null,
+    enableReadyCheck: true,
+    lazyConnect: false,
+    ...options,
+  });
 }
 
 /**

@@ -26,7 +26,8 @@ export function parseSettings(target: TargetKind, raw: Record<string, unknown>):
 
 export function parseCredentials(target: TargetKind, raw: Record<string, unknown>) {
   const parsed = AutotaskCredentials.safeParse(raw);
-  if (target !== 'autotask') throw new AppError('unsupported_target', 400, `target ${target} is not supported yet`);
+  if (target !== 'autotask')
+    throw new AppError('unsupported_target', 400, `target ${target} is not supported yet`);
   // zod messages name fields, never values, so a secret cannot leak through this error.
   if (!parsed.success) throw invalid('credentials', parsed.error);
   return parsed.data;

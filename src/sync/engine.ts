@@ -1,10 +1,10 @@
 import { isCancel } from 'axios';
 import type { ApplyResults, Connector, LinkMapping, Plan } from '../../connectors/types.ts';
-import { GateClosedError, type Gate, RequestCounter } from '../consent/gate.ts';
+import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
+import type { Quarantined } from '../domain/types.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
 import { SpinPanelClient } from '../spinpanel/client.ts';
 import { pullSnapshot } from '../spinpanel/snapshot.ts';
-import type { Quarantined } from '../domain/types.ts';
 import type { StoreContext } from '../store/context.ts';
 import { buildDesired } from './desired.ts';
 import { type RunRecord, saveRun } from './runs.ts';

@@ -46,14 +46,24 @@ export async function saveRun(ctx: StoreContext, run: RunRecord): Promise<void> 
     .exec();
 }
 
-export async function getRun(ctx: StoreContext, accountId: string, linkId: string, runId: string): Promise<RunRecord> {
+export async function getRun(
+  ctx: StoreContext,
+  accountId: string,
+  linkId: string,
+  runId: string,
+): Promise<RunRecord> {
   const raw = await ctx.redis.get(ctx.keys.run(accountId, runId));
   const run = raw ? (JSON.parse(raw) as RunRecord) : null;
   if (!run || run.linkId !== linkId) throw notFound(`run ${runId}`);
   return run;
 }
 
-export async function listRuns(ctx: StoreContext, accountId: string, linkId: string, limit = 50): Promise<RunRecord[]> {
+export async function listRuns(
+  ctx: StoreContext,
+  accountId: string,
+  linkId: string,
+  limit = 50,
+): Promise<RunRecord[]> {
   const ids = await ctx.redis.zrevrange(ctx.keys.runs(accountId, linkId), 0, limit - 1);
   if (ids.length === 0) return [];
   const raws = await ctx.redis.mget(ids.map((id) => ctx.keys.run(accountId, id)));

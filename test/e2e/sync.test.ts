@@ -89,7 +89,11 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
     const run = await w.sync();
     expect(run.status).toBe('succeeded');
     expect(run.quarantined).toEqual([
-      expect.objectContaining({ kind: 'subscription', id: bad.id, reason: expect.stringContaining('quantity') }),
+      expect.objectContaining({
+        kind: 'subscription',
+        id: bad.id,
+        reason: expect.stringContaining('quantity'),
+      }),
     ]);
     // Its customer is held back this run; the other customers are in Autotask.
     expect(autotaskUnits(w, bad.customerId, bad.productName)).toBeNull();
@@ -98,7 +102,11 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
   });
 
   it('a run killed mid-way and run again ends in the same state with no duplicate adjustment', async () => {
-    w = await startWorld({ worker: false, autotaskLatencyMs: 30, spinpanel: { customers: 4, subscriptionsPerCustomer: 4 } });
+    w = await startWorld({
+      worker: false,
+      autotaskLatencyMs: 30,
+      spinpanel: { customers: 4, subscriptionsPerCustomer: 4 },
+    });
     // A real worker process, killed with SIGKILL once some adjustments have landed.
     const child = spawn(process.execPath, ['bin/billing-sync.js', 'worker'], {
       env: { ...process.env, ...w.env },
@@ -121,20 +129,31 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
     const run = await w.sync();
     expect(run.status).toBe('succeeded');
     const perService = new Map<number, number>();
-    for (const adj of w.at.db.adjustments) perService.set(adj.contractServiceID, (perService.get(adj.contractServiceID) ?? 0) + 1);
+    for (const adj of w.at.db.adjustments)
+      perService.set(adj.contractServiceID, (perService.get(adj.contractServiceID) ?? 0) + 1);
     expect([...perService.values()].every((n) => n === 1)).toBe(true);
-    for (const s of w.sp.data.subscriptions) expect(autotaskUnits(w, s.customerId, s.productName)).toBe(s.quantity);
+    for (const s of w.sp.data.subscriptions)
+      expect(autotaskUnits(w, s.customerId, s.productName)).toBe(s.quantity);
     void queued;
   }, 60_000);
 
   it('revoking consent makes the next request of a running sync fail at the gate', async () => {
     w = await startWorld({ autotaskLatencyMs: 40, spinpanel: { customers: 6, subscriptionsPerCustomer: 4 } });
-    const started = w.app.services.syncNow({ userId: 'admin-1', role: 'company_admin' }, w.accountId, w.link.id, {
-      dryRun: false,
-      waitMs: 30_000,
-    });
+    const started = w.app.services.syncNow(
+      { userId: 'admin-1', role: 'company_admin' },
+      w.accountId,
+      w.link.id,
+      {
+        dryRun: false,
+        waitMs: 30_000,
+      },
+    );
     await waitFor(() => w!.at.db.adjustments.length >= 2);
-    await w.app.services.revokeConsent({ userId: 'admin-1', role: 'company_admin' }, w.accountId, w.consent.id);
+    await w.app.services.revokeConsent(
+      { userId: 'admin-1', role: 'company_admin' },
+      w.accountId,
+      w.consent.id,
+    );
     const revokedAt = Date.now();
     const res = await started;
     // At most the one request already in flight when the gate closed may arrive after the revocation.

@@ -33,7 +33,12 @@ export interface TestStore {
 export async function testStore(): Promise<TestStore> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = freshPrefix();
-  const ctx: StoreContext = { redis, keys: createKeys(prefix), vault: new Vault([testKey()]), now: () => new Date() };
+  const ctx: StoreContext = {
+    redis,
+    keys: createKeys(prefix),
+    vault: new Vault([testKey()]),
+    now: () => new Date(),
+  };
   return {
     ctx,
     prefix,

@@ -4,7 +4,11 @@ import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Actor, Consent } from '../../src/consent/consents.ts';
 import type { Link } from '../../src/links/links.ts';
-import { type SandboxOptions, type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
+import {
+  type SandboxOptions,
+  type SpinPanelSandbox,
+  startSpinPanelSandbox,
+} from '../../src/spinpanel/sandbox.ts';
 import { dropPrefix, freshPrefix, keyEnv, REDIS_URL } from './store.ts';
 
 export const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
@@ -32,9 +36,19 @@ export interface World {
  * company-level consent and an Autotask link whose companies carry the SpinPanel customers' names.
  */
 export async function startWorld(
-  opts: { spinpanel?: SandboxOptions; autotaskLatencyMs?: number; worker?: boolean; env?: Record<string, string> } = {},
+  opts: {
+    spinpanel?: SandboxOptions;
+    autotaskLatencyMs?: number;
+    worker?: boolean;
+    env?: Record<string, string>;
+  } = {},
 ): Promise<World> {
-  const sp = await startSpinPanelSandbox({ seed: 3, customers: 3, subscriptionsPerCustomer: 3, ...opts.spinpanel });
+  const sp = await startSpinPanelSandbox({
+    seed: 3,
+    customers: 3,
+    subscriptionsPerCustomer: 3,
+    ...opts.spinpanel,
+  });
   const at = await startAutotaskSandbox({
     latencyMs: opts.autotaskLatencyMs ?? 0,
     companies: sp.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
@@ -90,7 +104,12 @@ export async function startWorld(
 export const today = () => new Date().toISOString().slice(0, 10);
 
 /** Units in Autotask for one SpinPanel customer and product, found the way an auditor would: by contract and name. */
-export function autotaskUnits(w: World, customerId: string, productName: string, date = today()): number | null {
+export function autotaskUnits(
+  w: World,
+  customerId: string,
+  productName: string,
+  date = today(),
+): number | null {
   const contract = [...w.at.db.contracts.values()].find((c) => c.contractNumber === `SP-${customerId}`);
   const service = [...w.at.db.services.values()].find((s) => s.name === productName);
   if (!contract || !service) return null;

@@ -33,9 +33,9 @@ describe('consent and links', () => {
   afterEach(async () => t.close());
 
   it('lets a user consent only for itself and an admin for the company', async () => {
-    await expect(grantConsent(t.ctx, user, acct, { level: 'company', scopes: ['billing:read'] }, 'p1')).rejects.toThrow(
-      /company admin or a reseller/,
-    );
+    await expect(
+      grantConsent(t.ctx, user, acct, { level: 'company', scopes: ['billing:read'] }, 'p1'),
+    ).rejects.toThrow(/company admin or a reseller/);
     const own = await grantConsent(t.ctx, user, acct, { level: 'user', scopes: ['billing:read'] }, 'p1');
     expect(own.grantedBy).toEqual({ userId: 'user-7', role: 'user' });
     const company = await grantConsent(
@@ -48,35 +48,65 @@ describe('consent and links', () => {
     expect(company.policyVersion).toBe('p1');
     expect((await listConsents(t.ctx, acct)).map((c) => c.id)).toEqual([own.id, company.id]);
     await expect(
-      grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read'], policyVersion: 'old' }, 'p1'),
+      grantConsent(
+        t.ctx,
+        admin,
+        acct,
+        { level: 'company', scopes: ['billing:read'], policyVersion: 'old' },
+        'p1',
+      ),
     ).rejects.toThrow(/current privacy policy version "p1"/);
   });
 
   it('refuses a link without an active consent carrying the billing scopes', async () => {
-    await expect(createLink(t.ctx, okDeps, admin, acct, body)).rejects.toMatchObject({ code: 'consent_required' });
+    await expect(createLink(t.ctx, okDeps, admin, acct, body)).rejects.toMatchObject({
+      code: 'consent_required',
+    });
     await grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read'] }, 'p1');
-    await expect(createLink(t.ctx, okDeps, admin, acct, body)).rejects.toMatchObject({ code: 'consent_required' });
+    await expect(createLink(t.ctx, okDeps, admin, acct, body)).rejects.toMatchObject({
+      code: 'consent_required',
+    });
   });
 
   it('refuses linking by a plain user', async () => {
-    await grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
+    await grantConsent(
+      t.ctx,
+      admin,
+      acct,
+      { level: 'company', scopes: ['billing:read', 'billing:push'] },
+      'p1',
+    );
     await expect(createLink(t.ctx, okDeps, user, acct, body)).rejects.toMatchObject({ status: 403 });
   });
 
   it('saves nothing when the target rejects the credentials, and quotes its reason', async () => {
-    await grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
+    await grantConsent(
+      t.ctx,
+      admin,
+      acct,
+      { level: 'company', scopes: ['billing:read', 'billing:push'] },
+      'p1',
+    );
     const deps = {
       ...okDeps,
       verify: async () => {
         throw new CredentialsRejectedError('Zone information could not be determined');
       },
     };
-    await expect(createLink(t.ctx, deps, admin, acct, body)).rejects.toThrow(/Zone information could not be determined/);
+    await expect(createLink(t.ctx, deps, admin, acct, body)).rejects.toThrow(
+      /Zone information could not be determined/,
+    );
     expect(await t.ctx.redis.zcard(t.ctx.keys.links(acct))).toBe(0);
   });
 
   it('stores credentials only sealed: no plaintext secret anywhere in Redis', async () => {
-    await grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
+    await grantConsent(
+      t.ctx,
+      admin,
+      acct,
+      { level: 'company', scopes: ['billing:read', 'billing:push'] },
+      'p1',
+    );
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const dump = await dumpPrefix(t.ctx.redis, t.prefix);
     expect(dump).not.toContain('TopSecret-42');
@@ -128,7 +158,9 @@ describe('consent and links', () => {
         return { displayName: 'late' };
       },
     };
-    await expect(createLink(t.ctx, deps, admin, acct, body)).rejects.toThrow(/revoked while the link was being made/);
+    await expect(createLink(t.ctx, deps, admin, acct, body)).rejects.toThrow(
+      /revoked while the link was being made/,
+    );
     expect(await t.ctx.redis.zcard(t.ctx.keys.links(acct))).toBe(0);
   });
 });
@@ -164,7 +196,10 @@ describe('the gate', () => {
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const gate = new Gate(t.ctx.redis, t.ctx.keys);
     const counter = new RequestCounter();
-    const http = gate.client({ accountId: acct, linkId: link.id, epoch: link.epoch }, { timeoutMs: 2000, counter });
+    const http = gate.client(
+      { accountId: acct, linkId: link.id, epoch: link.epoch },
+      { timeoutMs: 2000, counter },
+    );
     await http.get(`${url}/a`);
     await http.get(`${url}/b`);
     expect(hits).toBe(2);
@@ -180,7 +215,13 @@ describe('the gate', () => {
   });
 
   it('refuses requests of a cancelled run before they leave', async () => {
-    await grantConsent(t.ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
+    await grantConsent(
+      t.ctx,
+      admin,
+      acct,
+      { level: 'company', scopes: ['billing:read', 'billing:push'] },
+      'p1',
+    );
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const ac = new AbortController();
     const http = new Gate(t.ctx.redis, t.ctx.keys).client(

@@ -5,24 +5,38 @@ import type { Connector, Plan } from '../../connectors/types.ts';
 import { type Actor, grantConsent } from '../../src/consent/consents.ts';
 import { Gate } from '../../src/consent/gate.ts';
 import { createLink, type Link } from '../../src/links/links.ts';
-import { createSyncQueue, enqueueSync, queuePrefix, scheduleLink, schedulerId } from '../../src/queue/queues.ts';
+import {
+  createSyncQueue,
+  enqueueSync,
+  queuePrefix,
+  scheduleLink,
+  schedulerId,
+} from '../../src/queue/queues.ts';
 import { createSyncWorker } from '../../src/queue/worker.ts';
+import { type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
 import type { EngineDeps } from '../../src/sync/engine.ts';
 import { getRun, listRuns } from '../../src/sync/runs.ts';
-import { type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
 import { type TestStore, testStore } from '../helpers/store.ts';
 
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
 const retry = { attempts: 3, backoffMs: 50 };
 
 /** A connector that only sleeps: lets the test watch how runs of one link overlap. */
-function slowConnector(track: { active: number; max: number; applied: number }, failFirst = { left: 0 }): Connector {
+function slowConnector(
+  track: { active: number; max: number; applied: number },
+  failFirst = { left: 0 },
+): Connector {
   return {
     kind: 'autotask',
     verify: async () => ({ displayName: 'fake' }),
     readState: async () => ({}),
     plan: (desired): Plan => ({
-      ops: desired.customers.map((c) => ({ key: `x:${c.customerId}`, kind: 'touch', summary: c.name, data: null })),
+      ops: desired.customers.map((c) => ({
+        key: `x:${c.customerId}`,
+        kind: 'touch',
+        summary: c.name,
+        data: null,
+      })),
       unmapped: [],
       recon: [],
     }),
@@ -63,7 +77,13 @@ describe('sync queue', () => {
     await events.waitUntilReady();
     Object.assign(track, { active: 0, max: 0, applied: 0 });
     flaky.left = 0;
-    await grantConsent(t.ctx, admin, 'a1', { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p');
+    await grantConsent(
+      t.ctx,
+      admin,
+      'a1',
+      { level: 'company', scopes: ['billing:read', 'billing:push'] },
+      'p',
+    );
     link = await createLink(
       t.ctx,
       { verify: async () => ({ displayName: 'fake' }), parseSettings: (_t, s) => s, defaultEveryMinutes: 30 },

@@ -44,8 +44,8 @@ describe('config', () => {
       { token: 'abcdefghijklmnop1234', accountId: 'acct-1', role: 'company_admin', userId: 'u1' },
       { token: 'ops-token-0123456789', accountId: '*', role: 'operator', userId: 'ops' },
     ]);
-    expect(() => loadConfig({ CREDENTIALS_KEYS: keyEnv(), API_TOKENS: 'abcdefghijklmnop1234=a:king:u1' })).toThrow(
-      /API_TOKENS/,
-    );
+    expect(() =>
+      loadConfig({ CREDENTIALS_KEYS: keyEnv(), API_TOKENS: 'abcdefghijklmnop1234=a:king:u1' }),
+    ).toThrow(/API_TOKENS/);
   });
 });

@@ -16,7 +16,13 @@ const customer = (id: string, over: Partial<Customer> = {}): Customer => ({
   updatedAt: '2026-11-01T00:00:00Z',
   ...over,
 });
-const sub = (id: string, customerId: string, productId: string, quantity: number, over: Partial<Subscription> = {}) =>
+const sub = (
+  id: string,
+  customerId: string,
+  productId: string,
+  quantity: number,
+  over: Partial<Subscription> = {},
+) =>
   ({
     id,
     customerId,
@@ -48,7 +54,10 @@ const snapshot = (customers: Customer[], subscriptions: Subscription[]): Snapsho
 describe('desired state', () => {
   it('adds up subscriptions of one product and keeps one line per product', () => {
     const d = buildDesired(
-      snapshot([customer('c1')], [sub('s1', 'c1', 'P1', 10), sub('s2', 'c1', 'P1', 5), sub('s3', 'c1', 'P2', 3)]),
+      snapshot(
+        [customer('c1')],
+        [sub('s1', 'c1', 'P1', 10), sub('s2', 'c1', 'P1', 5), sub('s3', 'c1', 'P2', 3)],
+      ),
       { effectiveDate: '2026-11-30' },
     );
     expect(d.customers).toHaveLength(1);
@@ -67,7 +76,12 @@ describe('desired state', () => {
     ];
     const d = buildDesired(
       snapshot(
-        [customer('c1'), customer('c2', { billing: { enabled: true, sendAllSubscriptions: true, pricingSource: 'spinpanel' } })],
+        [
+          customer('c1'),
+          customer('c2', {
+            billing: { enabled: true, sendAllSubscriptions: true, pricingSource: 'spinpanel' },
+          }),
+        ],
         subs,
       ),
       { effectiveDate: '2026-11-30' },
@@ -81,7 +95,9 @@ describe('desired state', () => {
       snapshot(
         [
           customer('c1', { status: 'offboarded' }),
-          customer('c2', { billing: { enabled: false, sendAllSubscriptions: false, pricingSource: 'spinpanel' } }),
+          customer('c2', {
+            billing: { enabled: false, sendAllSubscriptions: false, pricingSource: 'spinpanel' },
+          }),
           customer('c3'),
         ],
         [sub('s1', 'c1', 'P1', 1), sub('s2', 'c2', 'P1', 1), sub('s3', 'c3', 'P1', 1)],

@@ -23,7 +23,9 @@ describe('credential vault', () => {
     const k = testKey();
     const sealed = new Vault([k]).encrypt(secret, 'x');
     expect(() => new Vault([testKey()]).decrypt(sealed, 'x')).toThrow(/not in CREDENTIALS_KEYS/);
-    expect(() => new Vault([{ id: k.id, key: testKey().key }]).decrypt(sealed, 'x')).toThrow(/wrong key or tampered/);
+    expect(() => new Vault([{ id: k.id, key: testKey().key }]).decrypt(sealed, 'x')).toThrow(
+      /wrong key or tampered/,
+    );
     const tampered = `${sealed.slice(0, -2)}AA`;
     expect(() => new Vault([k]).decrypt(tampered, 'x')).toThrow(VaultError);
   });
