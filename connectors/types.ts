@@ -19,6 +19,31 @@ export interface DesiredCustomer {
   microsoftTenantId: string;
   currency: string;
   lines: DesiredLine[];
+  /** Who sets prices: `spinpanel` pushes SpinPanel's prices and costs, `target` leaves the target's alone. */
+  pricingSource?: 'spinpanel' | 'target';
+  /** Offboarded in SpinPanel: nothing is billed any more, so what is on its contract is retired. */
+  offboarded?: boolean;
+  /** Azure usage of closed months (final, billed in arrears), one entry per month. */
+  usage?: DesiredUsage[];
+}
+
+/** One customer's Azure usage of one closed month. */
+export interface DesiredUsage {
+  /** YYYY-MM */
+  period: string;
+  lines: DesiredUsageLine[];
+}
+
+export interface DesiredUsageLine {
+  id: string;
+  meterCategory: string;
+  productName: string;
+  unit: string;
+  /** Decimal string. */
+  quantity: string;
+  cost: Money;
+  /** Null: the link's Azure mark-up is applied to `cost`. */
+  price: Money | null;
 }
 
 /** What the target should look like for one account, built purely from a snapshot and link settings. */
@@ -26,6 +51,8 @@ export interface DesiredState {
   accountId: string;
   /** The date quantity changes take effect (YYYY-MM-DD). */
   effectiveDate: string;
+  /** The run's own date (YYYY-MM-DD); `effectiveDate` may lie after it (e.g. from the next period). */
+  today?: string;
   customers: DesiredCustomer[];
 }
 
@@ -45,6 +72,12 @@ export interface PlanOp<K extends string = string, D = unknown> {
   customerId?: string;
   summary: string;
   needs?: string[];
+  /**
+   * Ops sharing a lane are applied one at a time, in plan order (e.g. every op on one contract service).
+   * Unset: the op's customer is its lane, so a customer's ops keep their order. Ops in different lanes
+   * may run at the same time once their `needs` are done.
+   */
+  lane?: string;
   data: D;
 }
 
@@ -57,6 +90,40 @@ export interface ReconLine {
   spinpanelSeats: number;
   targetUnitsBefore: number | null;
   targetUnitsAfter: number;
+  /** The target record the customer maps to, with its name as the target shows it. */
+  targetCompany?: { id: number | string; name: string };
+  /** What the plan does to this line. */
+  action?: ReconAction;
+  /** Unit price in the customer's currency before and after, when the plan sets prices. */
+  unitPriceBefore?: number | null;
+  unitPriceAfter?: number | null;
+  /** The operations behind `action`; after a run, `outcome` says whether they all went through. */
+  opKeys?: string[];
+  outcome?: 'applied' | 'failed';
+}
+
+export type ReconAction = 'unchanged' | 'add' | 'increase' | 'decrease' | 'retire' | 'price';
+
+/** Per customer and closed month: SpinPanel's usage total against what the target holds for it. */
+export interface UsageReconLine {
+  customerId: string;
+  customerName: string;
+  period: string;
+  /** Total price of the month in the customer's currency, mark-up applied. */
+  spinpanelTotal: number;
+  /** What the target already holds for the month; null when nothing was posted yet. */
+  postedTotal: number | null;
+  /** `complete`: a run stopped half-way had posted part of the month; `skipped`: see the run's notices. */
+  action: 'post' | 'complete' | 'posted' | 'changed-after-posting' | 'skipped';
+  opKeys?: string[];
+  outcome?: 'applied' | 'failed';
+}
+
+/** Something a run noticed that is neither an operation nor a failure (e.g. usage changed after posting). */
+export interface Notice {
+  customerId?: string;
+  kind: string;
+  message: string;
 }
 
 export interface Plan {
@@ -64,6 +131,9 @@ export interface Plan {
   /** Customers that could not be mapped to a target record: reported, not failed. */
   unmapped: { customerId: string; name: string; reason: string }[];
   recon: ReconLine[];
+  /** Usage months per customer (targets that post usage). */
+  usage?: UsageReconLine[];
+  notices?: Notice[];
 }
 
 /** Results of earlier operations in this run, by op key (e.g. the id of a created contract). */
@@ -99,6 +169,8 @@ export interface Connector {
   apply(op: PlanOp, results: ApplyResults): Promise<unknown>;
   /** Decide once how a failure is handled. */
   classify(error: unknown): Classified;
+  /** How many closed months of Azure usage this link posts (and so needs in the snapshot); unset: none. */
+  readonly usageMonths?: number;
 }
 
 export interface ConnectorDeps<C = unknown, S = unknown> {
@@ -107,6 +179,37 @@ export interface ConnectorDeps<C = unknown, S = unknown> {
   settings: S;
   signal?: AbortSignal;
 }
+
+/**
+ * What the composition root hands a connector so it respects a target's limits across worker processes.
+ * The connector keeps its own policy (how many threads, what budget); this is only the shared bookkeeping.
+ */
+export interface LinkLimits {
+  /** Waits until fewer than `max` requests of this link are in flight on `endpoint`; resolves with the release. */
+  acquire(endpoint: string, max: number, signal?: AbortSignal): Promise<() => Promise<void>>;
+  /** Counts one request against the link's rolling hour. */
+  record(): Promise<void>;
+  /** The link's own requests in the rolling hour, oldest minute first (for when room comes back). */
+  usage(): Promise<{ count: number; byMinute: { at: number; count: number }[] }>;
+}
+
+/**
+ * The target's request budget is spent for now: the run stops without failing and resumes at `retryAt`
+ * (the worker re-queues the job delayed, without spending an attempt). Matched by `name` across processes.
+ */
+export class BudgetExhaustedError extends Error {
+  override name = 'BudgetExhaustedError';
+  constructor(
+    message: string,
+    readonly retryAt: number,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+  }
+}
+
+export const isBudgetExhausted = (e: unknown): e is BudgetExhaustedError =>
+  e instanceof Error && e.name === 'BudgetExhaustedError' && typeof (e as { retryAt?: unknown }).retryAt === 'number';
 
 export class CredentialsRejectedError extends Error {
   override name = 'CredentialsRejectedError';

@@ -2,20 +2,26 @@ import axios from 'axios';
 import { type Job, type Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import type { LinkMapping } from '../connectors/types.ts';
 import type { Config } from './config.ts';
 import { type Actor, type GrantConsentBody, grantConsent, listConsents } from './consent/consents.ts';
 import { Gate } from './consent/gate.ts';
-import { type RevokeResult, revokeConsent } from './consent/revoke.ts';
+import { createLifecycleServices } from './consent/lifecycle.ts';
 import { AppError, forbidden } from './errors.ts';
-import { type CreateLinkBody, createLink, getLink, type Link, listLinks, putMapping } from './links/links.ts';
+import { type CreateLinkBody, createLink, getLink, type Link, listLinks } from './links/links.ts';
+import { type SettingsPatch, updateSettings } from './links/settings.ts';
 import { Vault } from './links/vault.ts';
 import { createLogger } from './logger.ts';
+import { type Maintenance, startMaintenance } from './privacy/maintenance.ts';
+import { assertResidency } from './privacy/residency.ts';
+import { retentionFromConfig } from './privacy/retention.ts';
+import { createPrivacyServices } from './privacy/services.ts';
 import type { RetryPolicy } from './queue/catalog.ts';
-import { createSyncQueue, enqueueSync, queuePrefix, scheduleLink, unscheduleLink } from './queue/queues.ts';
+import { createSyncQueue, enqueueSync, queuePrefix, scheduleLink } from './queue/queues.ts';
+import { createUnlinkQueue, createUnlinkWorker, recoverUnlinks } from './queue/unlink.ts';
 import { createSyncWorker } from './queue/worker.ts';
 import type { StoreContext } from './store/context.ts';
 import { createKeys } from './store/keys.ts';
+import { createRedisLimits } from './store/limits.ts';
 import { checkRedis, createRedis } from './store/redis.ts';
 import { makeConnector, parseSettings } from './sync/connectors.ts';
 import type { EngineDeps } from './sync/engine.ts';
@@ -28,6 +34,7 @@ export interface App {
   store: StoreContext;
   gate: Gate;
   queue: Queue;
+  unlinkQueue: Queue;
   engine: EngineDeps;
   services: Services;
   startWorker(concurrency?: number): Worker;
@@ -38,6 +45,7 @@ export type Services = ReturnType<typeof createServices>;
 
 /** Builds everything a process needs from the parsed config: one Redis, one store, one gate, one queue. */
 export async function createApp(config: Config, opts: { logger?: Logger } = {}): Promise<App> {
+  assertResidency(config);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   if (!config.CREDENTIALS_KEYS) throw new AppError('config', 500, 'CREDENTIALS_KEYS is required');
   const redis = createRedis(config.REDIS_URL);
@@ -55,21 +63,42 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   };
   const gate = new Gate(redis, keys);
   const queue = createSyncQueue(redis, config.REDIS_PREFIX);
-  const connectorEnv = { autotaskZoneLookupUrl: config.AUTOTASK_ZONE_LOOKUP_URL };
+  const unlinkQueue = createUnlinkQueue(redis, config.REDIS_PREFIX);
+  const connectorEnv = {
+    autotaskZoneLookupUrl: config.AUTOTASK_ZONE_LOOKUP_URL,
+    autotaskBudget: { reserve: config.AUTOTASK_BUDGET_RESERVE, spacingMs: config.AUTOTASK_BUDGET_SPACING_MS },
+  };
   const engine: EngineDeps = {
     store,
     gate,
     spinpanelUrl: config.SPINPANEL_API_URL,
     httpTimeoutMs: config.HTTP_TIMEOUT_MS,
+    applyConcurrency: config.SYNC_APPLY_CONCURRENCY,
     makeConnector: (link, secrets, http, signal) =>
-      makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal),
+      makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal, linkLimits(link)),
   };
+  // Thread slots and the request log live in Redis, so every worker process shares one link's limits. A slot
+  // outlives the longest request (the HTTP timeout), then lapses, so a crashed process cannot keep it.
+  const linkLimits = (link: Link) =>
+    createRedisLimits({
+      redis,
+      keys,
+      accountId: link.accountId,
+      linkId: link.id,
+      leaseMs: config.HTTP_TIMEOUT_MS + 10_000,
+    });
   const workers: Worker[] = [];
   let queueEvents: QueueEvents | undefined;
-  const retry: RetryPolicy = { attempts: config.SYNC_ATTEMPTS, backoffMs: config.SYNC_BACKOFF_MS };
+  const retry: RetryPolicy = {
+    attempts: config.SYNC_ATTEMPTS,
+    backoffMs: config.SYNC_BACKOFF_MS,
+    keepJobsSeconds: Math.ceil(config.RETENTION_LOGS_DAYS * 86_400),
+  };
+  let maintenance: Maintenance | undefined;
   const services = createServices({
     store,
     queue,
+    unlinkQueue,
     retry,
     config,
     connectorEnv,
@@ -88,6 +117,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     store,
     gate,
     queue,
+    unlinkQueue,
     engine,
     services,
     startWorker(concurrency = config.SYNC_CONCURRENCY) {
@@ -100,13 +130,36 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
         lockTtlMs: config.SYNC_LOCK_TTL_MS,
       });
       workers.push(worker);
+      // Every worker process also unlinks (its own queue, so unlinking never waits behind long syncs).
+      if (!workers.some((w) => w.name === 'unlink')) {
+        const unlinker = createUnlinkWorker({
+          connection: redis.duplicate(),
+          prefix: config.REDIS_PREFIX,
+          deps: { store, syncQueue: queue, lockTtlMs: config.SYNC_LOCK_TTL_MS },
+          logger,
+        });
+        workers.push(unlinker);
+        recoverUnlinks(store, unlinkQueue)
+          .then((ids) => ids.length > 0 && logger.info({ linkIds: ids }, 'queued unfinished unlinks'))
+          .catch((err: Error) => logger.error({ err: err.message }, 'unlink recovery failed'));
+      }
+      // Every worker process also runs the retention sweeper (one schedule, shared by all processes).
+      maintenance ??= startMaintenance({
+        redis,
+        store,
+        policy: retentionFromConfig(config),
+        everyMinutes: config.RETENTION_SWEEP_MINUTES,
+        logger,
+      });
       return worker;
     },
     async close() {
       // Running jobs finish or are cancelled before connections close (graceful shutdown).
       await Promise.all(workers.map((w) => w.close()));
+      await maintenance?.close();
       await queueEvents?.close();
       await queue.close();
+      await unlinkQueue.close();
       redis.disconnect();
     },
   };
@@ -115,6 +168,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
 interface ServiceDeps {
   store: StoreContext;
   queue: Queue;
+  unlinkQueue: Queue;
   retry: RetryPolicy;
   config: Config;
   connectorEnv: { autotaskZoneLookupUrl: string };
@@ -124,22 +178,21 @@ interface ServiceDeps {
 /** What the admin API and the CLI can do; each takes the caller's identity, never trusts the body for it. */
 export function createServices(d: ServiceDeps) {
   const { store, queue, retry, config } = d;
-  return {
+  const lifecycle = createLifecycleServices({
+    store,
+    syncQueue: queue,
+    unlinkQueue: d.unlinkQueue,
+    retry,
+    waitMs: config.REVOKE_WAIT_MS,
+  });
+  const services = {
     grantConsent: (actor: Actor, accountId: string, body: GrantConsentBody) =>
       grantConsent(store, actor, accountId, body, config.POLICY_VERSION),
     listConsents: (accountId: string) => listConsents(store, accountId),
-    async revokeConsent(
-      actor: Actor,
-      accountId: string,
-      consentId: string,
-    ): Promise<RevokeResult & { unscheduled: string[] }> {
-      const result = await revokeConsent(store, actor, accountId, consentId);
-      const unscheduled: string[] = [];
-      for (const linkId of result.closedLinkIds) {
-        if (await unscheduleLink(queue, accountId, linkId)) unscheduled.push(linkId);
-      }
-      return { ...result, unscheduled };
-    },
+    // Revoke answers once nothing more of its links can leave; suspend/resume pause a link without forgetting.
+    revokeConsent: lifecycle.revokeConsent,
+    suspendLink: lifecycle.suspendLink,
+    resumeLink: lifecycle.resumeLink,
     async createLink(actor: Actor, accountId: string, body: CreateLinkBody): Promise<Link> {
       const link = await createLink(
         store,
@@ -165,8 +218,11 @@ export function createServices(d: ServiceDeps) {
     },
     listLinks: (accountId: string) => listLinks(store, accountId),
     getLink: (accountId: string, linkId: string) => getLink(store, accountId, linkId),
-    putMapping: (actor: Actor, accountId: string, linkId: string, mapping: LinkMapping) =>
-      putMapping(store, actor, accountId, linkId, mapping),
+    /** PATCH of a link's settings (validated whole; audited); the next run uses them. */
+    updateSettings: (actor: Actor, accountId: string, linkId: string, patch: SettingsPatch) =>
+      updateSettings(store, { parseSettings }, actor, accountId, linkId, patch),
+    getMapping: lifecycle.getMapping,
+    putMapping: lifecycle.putMapping,
     listRuns: (accountId: string, linkId: string) => listRuns(store, accountId, linkId),
     getRun: (accountId: string, linkId: string, runId: string) => getRun(store, accountId, linkId, runId),
     /** "Sync now": queues a run; with `waitMs` waits for it to finish and returns the run record. */
@@ -194,4 +250,12 @@ export function createServices(d: ServiceDeps) {
       return { runId, state: await job.getState(), run };
     },
   };
+  // Data rights (export, erasure, removed users, webhook…) reuse this revocation rather than their own.
+  const privacy = createPrivacyServices({
+    store,
+    config,
+    retention: retentionFromConfig(config),
+    revokeConsent: (actor, accountId, consentId) => services.revokeConsent(actor, accountId, consentId),
+  });
+  return { ...services, ...privacy };
 }

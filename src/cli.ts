@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { buildServer } from './http/server.ts';
+import { registerPrivacyCommands } from './privacy/cli.ts';
 
 async function serve(opts: { api: boolean; worker: boolean }) {
   const config = loadConfig();
@@ -53,6 +54,7 @@ export async function main(argv: string[]): Promise<void> {
       const { runDemo } = await import('./demo.ts');
       await runDemo();
     });
+  registerPrivacyCommands(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -7,6 +7,8 @@ const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' |
 
 const role = z.enum(['user', 'company_admin', 'reseller', 'operator']);
 export type Role = z.infer<typeof role>;
+/** An Azure region name as configured, e.g. `westeurope`. */
+const region = /^[a-z][a-z0-9-]{1,40}$/;
 
 export interface ApiToken {
   token: string;
@@ -82,10 +84,36 @@ export const ConfigSchema = z.object({
   SYNC_BACKOFF_MS: opt(z.coerce.number().int().min(10).default(5000)),
   SYNC_LOCK_TTL_MS: opt(z.coerce.number().int().min(1000).default(30000)),
   HTTP_TIMEOUT_MS: opt(z.coerce.number().int().min(100).default(30000)),
+  REVOKE_WAIT_MS: opt(z.coerce.number().int().min(0).max(120000).default(10000)),
+  SYNC_APPLY_CONCURRENCY: opt(z.coerce.number().int().min(1).max(32).default(6)),
+  AUTOTASK_BUDGET_RESERVE: opt(z.coerce.number().min(0).max(0.49).default(0.1)),
+  AUTOTASK_BUDGET_SPACING_MS: opt(z.coerce.number().int().min(0).max(60_000).default(500)),
+  // Privacy: residency, the SpinPanel webhook, retention (see README "Privacy and data rights").
+  DATA_REGION: opt(z.string().regex(region).default('westeurope')),
+  ALLOWED_REGIONS: opt(
+    z
+      .string()
+      .default('westeurope,northeurope')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((r) => r.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.string().regex(region)).min(1)),
+  ),
+  SPINPANEL_WEBHOOK_SECRET: opt(z.string().min(16).optional()),
+  SPINPANEL_WEBHOOK_TOLERANCE_SECONDS: opt(z.coerce.number().int().min(10).max(3600).default(300)),
+  // At most the 90-day TTL every run record is written with (src/sync/runs.ts); the sweeper only shortens it.
+  RETENTION_RUNS_DAYS: opt(z.coerce.number().positive().max(90).default(90)),
+  RETENTION_QUARANTINE_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),
+  RETENTION_SNAPSHOT_HOURS: opt(z.coerce.number().positive().max(8760).default(24)),
+  RETENTION_LOGS_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),
+  RETENTION_SWEEP_MINUTES: opt(z.coerce.number().int().min(1).max(1440).default(60)),
   LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 
-const SECRET_VARS = new Set(['CREDENTIALS_KEYS', 'API_TOKENS', 'REDIS_URL']);
+const SECRET_VARS = new Set(['CREDENTIALS_KEYS', 'API_TOKENS', 'REDIS_URL', 'SPINPANEL_WEBHOOK_SECRET']);
 
 export type Config = z.infer<typeof ConfigSchema>;
 

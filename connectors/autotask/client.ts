@@ -1,6 +1,15 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import axios, { type AxiosError, type AxiosInstance, type Method } from 'axios';
-import { type Classified, type FailureKind, TargetError } from '../types.ts';
+import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type Method } from 'axios';
+import {
+  BudgetExhaustedError,
+  type Classified,
+  type FailureKind,
+  isBudgetExhausted,
+  type LinkLimits,
+  TargetError,
+} from '../types.ts';
+import { type BudgetOptions, endpointOf, HourlyBudget, THREADS_PER_ENDPOINT } from './limits.ts';
+import { createMemoryLimits } from './limits-memory.ts';
 import {
   type AutotaskCredentials,
   ItemIdResponse,
@@ -40,9 +49,17 @@ export interface AutotaskClientOptions {
    * the error is thrown so the engine can reschedule the run. @defaultValue 30000
    */
   maxInlineWaitMs?: number;
+  /**
+   * The link's thread slots and request log, shared by every process (Redis). Unset: this client alone keeps
+   * to 3 requests per endpoint.
+   */
+  limits?: LinkLimits;
+  /** Watch the shared hourly budget (reads ThresholdInformation first). Unset: not watched, e.g. for verify. */
+  budget?: BudgetOptions;
   /** Injected so tests do not wait in real time. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   random?: () => number;
+  now?: () => number;
 }
 
 /**
@@ -68,6 +85,8 @@ export function isCancellation(err: unknown): boolean {
 }
 
 const THROTTLE_TEXT = /thread threshold|request threshold|threshold of \d+ (threads|requests)/i;
+/** The hourly budget is spent (as opposed to too many threads): waiting seconds will not help. */
+const HOURLY_TEXT = /request threshold|threshold of \d+ requests/i;
 
 /** Autotask's words from an error body: `{"errors":[...]}`, `{"Message":...}`, or short plain text. */
 export function targetMessages(data: unknown): { messages: string[]; business: boolean } {
@@ -159,6 +178,8 @@ const DEFAULT_THROTTLE_WAIT_MS = 1000;
  * credentials, cancellation, programming errors — is permanent.
  */
 export function classifyAutotaskError(err: unknown): Classified {
+  if (isBudgetExhausted(err))
+    return { kind: 'throttled', waitMs: Math.max(0, err.retryAt - Date.now()), message: err.message };
   if (axios.isAxiosError(err) && !axios.isCancel(err))
     err = toAutotaskError(err, err.config?.method ?? '', '');
   const message = err instanceof Error ? err.message : String(err);
@@ -193,10 +214,21 @@ export class AutotaskClient {
   private zonePromise: Promise<string> | undefined;
   private readonly http: AxiosInstance;
   private readonly sleep: (ms: number, signal?: AbortSignal) => Promise<void>;
+  private readonly now: () => number;
+  private readonly limits: LinkLimits;
+  readonly budget: HourlyBudget;
 
   constructor(private readonly opts: AutotaskClientOptions) {
     this.http = opts.http;
     this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
+    this.now = opts.now ?? Date.now;
+    this.limits = opts.limits ?? createMemoryLimits(this.now);
+    this.budget = new HourlyBudget(opts.budget ?? {}, {
+      read: () => this.readThreshold(),
+      limits: this.limits,
+      now: this.now,
+      sleep: this.sleep,
+    });
     if (opts.zoneUrl) this.zonePromise = Promise.resolve(withSlash(opts.zoneUrl));
   }
 
@@ -299,6 +331,11 @@ export class AutotaskClient {
     }
   }
 
+  /** A metadata read such as `ContractCharges/entityInformation/fields` (picklists differ per instance). */
+  async metadata(path: string): Promise<unknown> {
+    return this.entityCall('GET', path, { idempotent: true });
+  }
+
   /**
    * Creates a record (`Contracts` or a child path like `Contracts/123/Services`). Returns the new id, or null
    * when Autotask created it without saying which (the caller looks it up). Never retried on a transient
@@ -317,28 +354,48 @@ export class AutotaskClient {
 
   /** The shared hourly budget of the database (this call counts against it too). */
   async thresholdInformation(): Promise<ThresholdInformation> {
-    const data = await this.entityCall('GET', 'ThresholdInformation', { idempotent: true });
+    return this.readThreshold();
+  }
+
+  /** Not paced by the budget it feeds (it still takes a thread slot and counts as a request). */
+  private async readThreshold(): Promise<ThresholdInformation> {
+    const data = await this.entityCall('GET', 'ThresholdInformation', { idempotent: true, paced: false });
     return ThresholdInformation.parse(data);
   }
 
   private async entityCall(
     method: Method,
     path: string,
-    o: { body?: unknown; idempotent: boolean },
+    o: { body?: unknown; idempotent: boolean; paced?: boolean },
   ): Promise<unknown> {
     const zone = await this.zoneUrl();
-    return this.send(method, `${zone}V1.0/${path}`, `V1.0/${path}`, { ...o, auth: true });
+    return this.send(method, `${zone}V1.0/${path}`, `V1.0/${path}`, {
+      ...o,
+      auth: true,
+      endpoint: endpointOf(path),
+      paced: o.paced !== false && this.opts.budget !== undefined,
+    });
   }
 
   /**
-   * One request with the retry policy: throttled answers are waited out without counting attempts;
+   * One request with the retry policy: throttled answers are waited out without counting attempts (a wait
+   * longer than `maxInlineWaitMs`, or the hourly budget spent, ends the run for later instead);
    * transient failures are retried only when the request is idempotent.
    */
   private async send(
     method: Method,
     url: string,
     label: string,
-    o: { body?: unknown; params?: Record<string, string>; auth: boolean; idempotent: boolean },
+    o: {
+      body?: unknown;
+      params?: Record<string, string>;
+      auth: boolean;
+      idempotent: boolean;
+      /** The Autotask endpoint whose 3 threads this request takes; unset for the zone lookup. */
+      endpoint?: string;
+      /** Paced by the hourly budget. */
+      paced?: boolean;
+    },
   ): Promise<unknown> {
     const { credentials, signal } = this.opts;
     const headers: Record<string, string> = { 'Content-Type': 'application/json' };
@@ -356,9 +413,11 @@ export class AutotaskClient {
     let attempts = 0;
     let waits = 0;
     for (;;) {
+      let error: AutotaskError;
       try {
         signal?.throwIfAborted();
-        const res = await this.http.request({
+        if (o.paced) await this.budget.beforeRequest(signal);
+        return await this.attempt(o.endpoint, {
           method,
           url,
           data: o.body,
@@ -367,26 +426,66 @@ export class AutotaskClient {
           signal,
           ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
         });
-        return res.data;
       } catch (err) {
         // Cancellation and anything the gate throws (e.g. consent revoked) pass through untouched.
         if (isCancellation(err) || !axios.isAxiosError(err)) throw err;
-        const error = toAutotaskError(err, method.toUpperCase(), label, credentials.secret);
-        let wait: number;
-        if (error.failure === 'throttled') {
-          wait = error.retryAfterMs ?? backoffMs(waits, this.opts.random);
-          if (waits >= maxWaits || wait > maxInline) throw error;
-          waits++;
-        } else if (error.failure === 'transient' && o.idempotent) {
-          attempts++;
-          if (attempts >= maxAttempts) throw error;
-          wait = backoffMs(attempts - 1, this.opts.random);
-        } else {
-          throw error;
+        error = toAutotaskError(err, method.toUpperCase(), label, credentials.secret);
+      }
+      let wait: number;
+      if (error.failure === 'throttled') {
+        if (error.targetMessages.some((m) => HOURLY_TEXT.test(m))) throw await this.spent(error);
+        wait = error.retryAfterMs ?? backoffMs(waits, this.opts.random);
+        if (wait > maxInline) {
+          throw new BudgetExhaustedError(
+            `${error.message}; Autotask asks to wait ${Math.round(wait / 1000)} s`,
+            this.now() + wait,
+            { cause: error },
+          );
         }
-        await this.sleep(wait, signal);
+        if (waits >= maxWaits) throw error;
+        waits++;
+      } else if (error.failure === 'transient' && o.idempotent) {
+        attempts++;
+        if (attempts >= maxAttempts) throw error;
+        wait = backoffMs(attempts - 1, this.opts.random);
+      } else {
+        throw error;
+      }
+      await this.sleep(wait, signal);
+    }
+  }
+
+  /** One try on the wire, holding one of the endpoint's thread slots (none for the zone lookup). */
+  private async attempt(endpoint: string | undefined, config: AxiosRequestConfig): Promise<unknown> {
+    const release = endpoint
+      ? await this.limits.acquire(endpoint, THREADS_PER_ENDPOINT, config.signal as AbortSignal | undefined)
+      : undefined;
+    let left = true;
+    try {
+      const res = await this.http.request(config);
+      return res.data;
+    } catch (err) {
+      // Refused by the gate or cancelled before leaving: not a request Autotask counted.
+      left = axios.isAxiosError(err) && !axios.isCancel(err);
+      throw err;
+    } finally {
+      if (release) {
+        await release();
+        // The request log is advisory (it only tells when room comes back): a failed write must not fail the call.
+        if (left) await this.limits.record().catch(() => {});
       }
     }
+  }
+
+  /** Autotask refused because the hourly budget is spent: the run resumes when the window should have room. */
+  private async spent(error: AutotaskError): Promise<BudgetExhaustedError> {
+    const retryAt =
+      error.retryAfterMs !== undefined ? this.now() + error.retryAfterMs : await this.budget.refusedRetryAt();
+    return new BudgetExhaustedError(
+      `${error.message}; resuming at ${new Date(retryAt).toISOString()}`,
+      retryAt,
+      { cause: error },
+    );
   }
 }
 

@@ -1,4 +1,3 @@
-import type { z } from 'zod';
 import {
   type ApplyResults,
   type Connector,
@@ -11,36 +10,20 @@ import {
   TargetError,
   type VerifyResult,
 } from '../types.ts';
+import { createAppliers } from './apply.ts';
 import {
   AutotaskClient,
   type AutotaskClientOptions,
   AutotaskError,
   classifyAutotaskError,
-  type Filter,
 } from './client.ts';
-import { addDays, managedContractNumber, serviceName } from './mappers.ts';
-import {
-  type AddContractServiceData,
-  type AdjustUnitsData,
-  type AutotaskOp,
-  type AutotaskState,
-  type CreateContractData,
-  type CreateServiceData,
-  type IdOrRef,
-  planAutotask,
-  sameServiceName,
-  unitsDateFor,
-} from './planner.ts';
-import {
-  AutotaskCredentials,
-  AutotaskSettings,
-  type AutotaskSettingsInput,
-  Company,
-  Contract,
-  ContractService,
-  ContractServiceUnit,
-  Service,
-} from './schemas.ts';
+import type { AutotaskOp } from './ops.ts';
+import { planAutotask } from './planner.ts';
+import { readAutotaskState } from './read.ts';
+import { AutotaskCredentials, AutotaskSettings, type AutotaskSettingsInput } from './schemas.ts';
+import { type AutotaskState, assertAutotaskState } from './state.ts';
+
+export { MAX_ADJUSTMENT_SHIFT_DAYS } from './apply.ts';
 
 export interface AutotaskConnectorDeps
   extends ConnectorDeps<AutotaskCredentials, AutotaskSettingsInput | AutotaskSettings> {
@@ -54,51 +37,6 @@ export interface AutotaskConnectorDeps
   >;
 }
 
-/** Autotask allows one adjustment per contract service and day; a clash moves the delta up to 6 days on. */
-export const MAX_ADJUSTMENT_SHIFT_DAYS = 6;
-const DUPLICATE_PERIOD = /duplicate data into contract_service_period/i;
-
-const FIELDS = {
-  Companies: ['companyName', 'companyType', 'isActive'],
-  Contracts: [
-    'contractName',
-    'contractNumber',
-    'companyID',
-    'contractType',
-    'status',
-    'startDate',
-    'endDate',
-  ],
-  Services: ['name', 'description', 'unitPrice', 'unitCost', 'billingCodeID', 'periodType', 'isActive'],
-  ContractServices: ['contractID', 'serviceID', 'unitPrice', 'unitCost'],
-  ContractServiceUnits: ['contractID', 'contractServiceID', 'serviceID', 'startDate', 'endDate', 'units'],
-};
-
-/** Records Autotask sent that do not have the shape we rely on: a read failure, never "not found". */
-function parseAll<T extends z.ZodType>(schema: T, items: unknown[], entity: string): z.output<T>[] {
-  return items.map((item, i) => {
-    const r = schema.safeParse(item);
-    if (r.success) return r.data;
-    const issue = r.error.issues[0];
-    const where = issue ? `${issue.path.join('.')}: ${issue.message}` : 'invalid';
-    throw new AutotaskError(
-      `Autotask returned an unexpected ${entity} record (#${i}, ${where})`,
-      200,
-      [],
-      'permanent',
-    );
-  });
-}
-
-const numericIds = (values: (number | string | undefined)[]): number[] =>
-  values
-    .map((v) => (v === undefined || v === '' ? Number.NaN : Number(v)))
-    .filter((n) => Number.isSafeInteger(n));
-
-/** The lowest id: when a lookup finds more than one (made before this connector), the oldest wins. */
-const oldest = (rows: { id: number }[]): number | undefined =>
-  rows.length === 0 ? undefined : Math.min(...rows.map((r) => r.id));
-
 export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector {
   const credentials = AutotaskCredentials.parse(deps.credentials);
   const settings = AutotaskSettings.parse(deps.settings);
@@ -110,6 +48,7 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
     zoneUrl: deps.zoneUrl,
     signal: deps.signal,
   });
+  const appliers = createAppliers(client);
 
   async function verify(): Promise<VerifyResult> {
     let zoneUrl: string;
@@ -135,215 +74,50 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
     }
   }
 
-  async function readState(desired: DesiredState, mapping: LinkMapping): Promise<AutotaskState> {
-    const customers = desired.customers;
-    const unitsDate = unitsDateFor(desired.effectiveDate);
-
-    const mappedCompanyIds = numericIds(customers.map((c) => mapping.customers[c.customerId]?.companyId));
-    const names = customers.map((c) => c.name.trim()).filter((n) => n !== '');
-    const [companiesById, companiesByName] = await Promise.all([
-      client.queryIn('Companies', 'id', mappedCompanyIds, [], { includeFields: FIELDS.Companies }),
-      client.queryIn('Companies', 'companyName', names, [], { includeFields: FIELDS.Companies }),
-    ]);
-
-    const mappedContractIds = numericIds(customers.map((c) => mapping.customers[c.customerId]?.contractId));
-    const numbers = customers.map((c) => managedContractNumber(c.customerId));
-    const [contractsById, contractsByNumber] = await Promise.all([
-      client.queryIn('Contracts', 'id', mappedContractIds, [], { includeFields: FIELDS.Contracts }),
-      client.queryIn('Contracts', 'contractNumber', numbers, [], { includeFields: FIELDS.Contracts }),
-    ]);
-    const contracts = dedupe(parseAll(Contract, [...contractsById, ...contractsByNumber], 'Contract'));
-    const contractIds = contracts.map((c) => c.id);
-
-    // Rows around the units date; the planner picks the exact one (tolerates time zones in date filters).
-    const around: Filter[] = [
-      { op: 'lte', field: 'startDate', value: addDays(unitsDate, 1) },
-      { op: 'gte', field: 'endDate', value: addDays(unitsDate, -1) },
-    ];
-    const [csRaw, unitsRaw] = await Promise.all([
-      client.queryIn('ContractServices', 'contractID', contractIds, [], {
-        includeFields: FIELDS.ContractServices,
-      }),
-      client.queryIn('ContractServiceUnits', 'contractID', contractIds, around, {
-        includeFields: FIELDS.ContractServiceUnits,
-      }),
-    ]);
-    const contractServices = parseAll(ContractService, csRaw, 'ContractService');
-
-    const productNames = customers.flatMap((c) => c.lines.map((l) => serviceName(l.productName)));
-    const serviceIds = [
-      ...numericIds(Object.values(mapping.products).map((p) => p.serviceId)),
-      ...contractServices.map((cs) => cs.serviceID),
-    ];
-    const [servicesByName, servicesById] = await Promise.all([
-      client.queryIn('Services', 'name', productNames, [], { includeFields: FIELDS.Services }),
-      client.queryIn('Services', 'id', serviceIds, [], { includeFields: FIELDS.Services }),
-    ]);
-
-    return {
-      unitsDate,
-      companies: dedupe(parseAll(Company, [...companiesById, ...companiesByName], 'Company')),
-      contracts,
-      services: dedupe(parseAll(Service, [...servicesByName, ...servicesById], 'Service')),
-      contractServices,
-      units: parseAll(ContractServiceUnit, unitsRaw, 'ContractServiceUnit'),
-    };
-  }
+  const readState = (desired: DesiredState, mapping: LinkMapping): Promise<AutotaskState> =>
+    readAutotaskState(client, desired, mapping, settings);
 
   function plan(desired: DesiredState, state: unknown, mapping: LinkMapping): Plan {
-    // `state` is what readState returned for this run.
-    return planAutotask(desired, state as AutotaskState, mapping, settings);
+    assertAutotaskState(state);
+    return planAutotask(desired, state, mapping, settings);
   }
 
   async function apply(op: PlanOp, results: ApplyResults): Promise<unknown> {
     const o = op as AutotaskOp;
     switch (o.kind) {
       case 'createService':
-        return ensureService(o.data);
+        return appliers.createService(o.data);
+      case 'updateService':
+        return appliers.updateService(o.data);
       case 'createContract':
-        return ensureContract(o.data);
+        return appliers.createContract(o.data);
+      case 'renewContract':
+        return appliers.renewContract(o.data);
       case 'addContractService':
-        return ensureContractService(o.data, results);
+        return appliers.addContractService(o.data, results);
+      case 'setPrice':
+        return appliers.setPrice(o.data);
       case 'adjustUnits':
-        return adjustUnits(o.data, results);
-      default:
-        throw new TargetError(`unknown Autotask operation ${String(op.kind)}`, undefined, []);
-    }
-  }
-
-  /** Looks up before creating, and after a create answered without an id, by the service name. */
-  async function ensureService(data: CreateServiceData): Promise<number> {
-    const find = async () => {
-      const rows = parseAll(
-        Service,
-        await client.query('Services', [{ op: 'eq', field: 'name', value: data.body.name }]),
-        'Service',
-      );
-      return oldest(rows.filter((s) => sameServiceName(s.name, data.body.name)));
-    };
-    return ensure(`service "${data.body.name}"`, find, () => client.create('Services', { ...data.body }));
-  }
-
-  async function ensureContract(data: CreateContractData): Promise<number> {
-    const number = data.body.contractNumber;
-    const find = async () => {
-      const rows = parseAll(
-        Contract,
-        await client.query('Contracts', [{ op: 'eq', field: 'contractNumber', value: number }]),
-        'Contract',
-      );
-      return oldest(rows.filter((c) => c.contractNumber === number));
-    };
-    return ensure(`contract ${number}`, find, () => client.create('Contracts', { ...data.body }));
-  }
-
-  async function ensureContractService(data: AddContractServiceData, results: ApplyResults): Promise<number> {
-    const contractId = resolve(data.contractId, results);
-    const serviceId = resolve(data.serviceId, results);
-    const find = async () => {
-      const filter: Filter[] = [
-        { op: 'eq', field: 'contractID', value: contractId },
-        { op: 'eq', field: 'serviceID', value: serviceId },
-      ];
-      return oldest(
-        parseAll(ContractService, await client.query('ContractServices', filter), 'ContractService'),
-      );
-    };
-    const body = {
-      contractID: contractId,
-      serviceID: serviceId,
-      unitPrice: data.unitPrice,
-      unitCost: data.unitCost,
-      invoiceDescription: data.invoiceDescription,
-    };
-    return ensure(`service ${serviceId} on contract ${contractId}`, find, () =>
-      client.create(`Contracts/${contractId}/Services`, body),
-    );
-  }
-
-  /**
-   * Posts the difference between the target units and the units Autotask shows now (re-read, so a retry
-   * of this op after a timed-out post that did land posts nothing). A clash with an adjustment already
-   * made that day moves the delta to the next day.
-   */
-  async function adjustUnits(data: AdjustUnitsData, results: ApplyResults) {
-    const contractID = resolve(data.contractId, results);
-    const contractServiceID = resolve(data.contractServiceId, results);
-    const serviceID = resolve(data.serviceId, results);
-    const unitsDate = unitsDateFor(data.effectiveDate);
-    const rows = parseAll(
-      ContractServiceUnit,
-      await client.query('ContractServiceUnits', [
-        { op: 'eq', field: 'contractServiceID', value: contractServiceID },
-        { op: 'lte', field: 'startDate', value: addDays(unitsDate, 1) },
-        { op: 'gte', field: 'endDate', value: addDays(unitsDate, -1) },
-      ]),
-      'ContractServiceUnit',
-    );
-    const row = rows
-      .filter((r) => r.startDate <= unitsDate && r.endDate >= unitsDate)
-      .sort((a, b) => (a.startDate < b.startDate ? 1 : -1))[0];
-    const unitChange = data.targetUnits - (row?.units ?? 0);
-    if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
-
-    const tried: string[] = [];
-    for (let shift = 0; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
-      const effectiveDate = addDays(data.effectiveDate, shift);
-      try {
-        const itemId = await client.create('ContractServiceAdjustments', {
-          contractID,
-          contractServiceID,
-          serviceID,
-          unitChange,
-          effectiveDate,
-          adjustedUnitPrice: data.adjustedUnitPrice,
-          adjustedUnitCost: data.adjustedUnitCost,
-        });
-        return { itemId, unitChange, effectiveDate };
-      } catch (err) {
-        if (!(err instanceof AutotaskError) || !err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m)))
-          throw err;
-        tried.push(effectiveDate);
+        return appliers.adjustUnits(o.data, results);
+      case 'postCharge':
+        return appliers.postCharge(o.data, results);
+      default: {
+        const never: never = o;
+        throw new TargetError(`unknown Autotask operation ${String((never as PlanOp).kind)}`, undefined, []);
       }
     }
-    throw new TargetError(
-      `Autotask already has an adjustment of contract service ${contractServiceID} on each day ${tried[0]} to ${tried.at(-1)}`,
-      500,
-      ['duplicate data into contract_service_period'],
-    );
   }
 
-  return { kind: 'autotask', verify, readState, plan, apply, classify: classifyAutotaskError };
-}
-
-/**
- * Create-once: look up by the stable key first (a create that timed out may have happened), create, and
- * when Autotask answers `{"itemId": null}` look up again.
- */
-async function ensure(
-  what: string,
-  find: () => Promise<number | undefined>,
-  create: () => Promise<number | null>,
-): Promise<number> {
-  const existing = await find();
-  if (existing !== undefined) return existing;
-  const created = await create();
-  if (created !== null) return created;
-  const found = await find();
-  if (found !== undefined) return found;
-  throw new TargetError(`Autotask accepted the ${what} but it cannot be found`, undefined, []);
-}
-
-/** An id from the plan, or the id an earlier op of this run returned. */
-function resolve(value: IdOrRef, results: ApplyResults): number {
-  if (typeof value === 'number') return value;
-  const result = results.get(value.ref);
-  if (typeof result === 'number') return result;
-  throw new TargetError(`needs the result of ${value.ref}, which has not run successfully`, undefined, []);
-}
-
-function dedupe<T extends { id: number }>(rows: T[]): T[] {
-  return [...new Map(rows.map((r) => [r.id, r])).values()];
+  return {
+    kind: 'autotask',
+    verify,
+    readState,
+    plan,
+    apply,
+    classify: classifyAutotaskError,
+    // Usage is posted only with an Azure billing code to post it under.
+    usageMonths: settings.azureBillingCodeId ? settings.usageMonths : 0,
+  };
 }
 
 /** A definite refusal becomes CredentialsRejectedError quoting Autotask; "try later" failures stay as they are. */

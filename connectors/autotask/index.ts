@@ -7,5 +7,8 @@ export {
 } from './client.ts';
 export { type AutotaskConnectorDeps, createAutotaskConnector } from './connector.ts';
 export { contractBody, serviceBody } from './mappers.ts';
-export { type AutotaskOp, type AutotaskState, planAutotask } from './planner.ts';
+export type { AutotaskOp } from './ops.ts';
+export { planAutotask } from './planner.ts';
 export { AutotaskCredentials, AutotaskSettings, type AutotaskSettingsInput } from './schemas.ts';
+export type { AutotaskState } from './state.ts';
+export { chargesFor, planUsageMonth, usageKeyBase } from './usage.ts';

@@ -19,6 +19,7 @@ export interface ServiceBody {
   periodType: number;
   billingCodeID: number;
   isActive: true;
+  vendorCompanyID?: number;
 }
 
 export interface ContractBody {
@@ -56,31 +57,45 @@ export function decimalToNumber(value: string): number {
 /** The stable external key of the contract SpinPanel manages for a customer. */
 export const managedContractNumber = (customerId: string): string => `SP-${customerId}`;
 
+/** Services the connector creates carry this in their description, so they can be recognised later. */
+export const SERVICE_MARKER = 'SpinPanel product ';
+
 /** The Service name a product is created and found under. */
 export const serviceName = (productName: string): string => cutName(productName);
 
+/**
+ * A Service for a product. `price` is what the plan pushes (mark-up applied); without one (another currency,
+ * or prices left to Autotask) SpinPanel's own amounts seed the catalogue entry, which Autotask requires.
+ */
 export function serviceBody(
   line: Pick<DesiredLine, 'productId' | 'productName' | 'unitPrice' | 'unitCost'>,
   settings: Pick<AutotaskSettings, 'serviceBillingCodeId'>,
+  extra: { price?: { unitPrice: number | null; unitCost: number | null }; vendorCompanyId?: number } = {},
 ): ServiceBody {
   const name = serviceName(line.productName);
   return {
     name,
-    description: cutName(`SpinPanel product ${line.productId}`, 200),
+    description: cutName(`${SERVICE_MARKER}${line.productId}`, 200),
     invoiceDescription: name,
-    unitPrice: decimalToNumber(line.unitPrice.amount),
-    unitCost: decimalToNumber(line.unitCost.amount),
+    unitPrice: extra.price?.unitPrice ?? decimalToNumber(line.unitPrice.amount),
+    unitCost: extra.price?.unitCost ?? decimalToNumber(line.unitCost.amount),
     periodType: PERIOD_TYPE_MONTHLY,
     billingCodeID: settings.serviceBillingCodeId,
     isActive: true,
+    ...(extra.vendorCompanyId !== undefined ? { vendorCompanyID: extra.vendorCompanyId } : {}),
   };
 }
 
+/**
+ * The managed contract of a customer: it starts on the contract start day on or before `today` and runs whole
+ * terms until it covers `coverUntil` (the effective date may lie in the next period).
+ */
 export function contractBody(
   customer: Pick<DesiredCustomer, 'customerId' | 'name'>,
   companyId: number,
   settings: Pick<AutotaskSettings, 'contractStartDay' | 'contractTermMonths'>,
   today: string,
+  coverUntil: string = today,
 ): ContractBody {
   const startDate = contractStart(today, settings.contractStartDay);
   return {
@@ -90,10 +105,17 @@ export function contractBody(
     status: CONTRACT_STATUS_ACTIVE,
     companyID: companyId,
     startDate,
-    endDate: addDays(addMonths(startDate, settings.contractTermMonths), -1),
+    endDate: termEnd(startDate, settings.contractTermMonths, coverUntil),
     timeReportingRequiresStartAndStopTimes: 1,
     description: 'Managed by SpinPanel billing sync: licence quantities are adjusted automatically.',
   };
+}
+
+/** The last day of the first whole number of `months`-long terms from `start` that reaches `coverUntil`. */
+export function termEnd(start: string, months: number, coverUntil: string): string {
+  let n = 1;
+  while (addDays(addMonths(start, months * n), -1) < coverUntil) n++;
+  return addDays(addMonths(start, months * n), -1);
 }
 
 /**

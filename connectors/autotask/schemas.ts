@@ -22,12 +22,19 @@ export const ZoneInformation = z.looseObject({
 });
 export type ZoneInformation = z.infer<typeof ZoneInformation>;
 
+/** Autotask's UDF list on a record: `[{ "name": "<label>", "value": "…" }]`. */
+const Udfs = z
+  .array(z.looseObject({ name: z.string(), value: z.unknown() }))
+  .nullish()
+  .transform((list) => list ?? []);
+
 export const Company = z.looseObject({
   id: z.number().int(),
   companyName: z.string(),
   companyType: z.number().int().nullish(),
   // Autotask sends booleans; some older records and proxies send 0/1.
   isActive: z.union([z.boolean(), z.number()]).transform((v) => v === true || v === 1),
+  userDefinedFields: Udfs.optional(),
 });
 export type Company = z.infer<typeof Company>;
 
@@ -51,6 +58,7 @@ export const Service = z.looseObject({
   unitCost: amount,
   billingCodeID: z.number().int().nullish(),
   periodType: z.number().int().nullish(),
+  vendorCompanyID: z.number().int().nullish(),
   isActive: z.boolean().nullish(),
 });
 export type Service = z.infer<typeof Service>;
@@ -59,10 +67,43 @@ export const ContractService = z.looseObject({
   id: z.number().int(),
   contractID: z.number().int(),
   serviceID: z.number().int(),
+  /** Customer currency (the `internalCurrency*` fields are the MSP's own and never compared). */
   unitPrice: amount,
+  adjustedPrice: amount,
   unitCost: amount,
 });
 export type ContractService = z.infer<typeof ContractService>;
+
+export const ContractCharge = z.looseObject({
+  id: z.number().int(),
+  contractID: z.number().int(),
+  name: z.string().nullish(),
+  datePurchased: day.nullish(),
+  unitQuantity: z.number().nullish(),
+  unitPrice: amount,
+  unitCost: amount,
+  purchaseOrderNumber: z.string().nullish(),
+  isBilled: z.boolean().nullish(),
+});
+export type ContractCharge = z.infer<typeof ContractCharge>;
+
+/** One field of `GET {Entity}/entityInformation/fields`; picklist values differ per Autotask instance. */
+export const FieldInfo = z.looseObject({
+  name: z.string(),
+  isPickList: z.boolean().nullish(),
+  picklistValues: z
+    .array(
+      z.looseObject({
+        value: z.union([z.string(), z.number()]),
+        label: z.string(),
+        isDefaultValue: z.boolean().nullish(),
+        isActive: z.boolean().nullish(),
+      }),
+    )
+    .nullish(),
+});
+export const FieldsResponse = z.looseObject({ fields: z.array(FieldInfo) });
+export type FieldInfo = z.infer<typeof FieldInfo>;
 
 export const ContractServiceUnit = z.looseObject({
   id: z.number().int(),
@@ -100,13 +141,40 @@ export const AutotaskCredentials = z.object({
 });
 export type AutotaskCredentials = z.infer<typeof AutotaskCredentials>;
 
+const percent = z.number().min(-100).max(1000);
+
+/**
+ * Per-link settings (documented in the README's settings table). Validated when a link is made or its
+ * settings are changed; a bad field is a 400 naming it.
+ */
 export const AutotaskSettings = z.object({
-  /** A "Recurring Contract Service" allocation (billing) code, required on every Service. */
+  /** A "Recurring Contract Service" allocation (billing) code, required on every Service created. */
   serviceBillingCodeId: z.number().int().positive(),
+  /** The allocation (material) code of Azure usage charges; usage is posted only when it is set. */
+  azureBillingCodeId: z.number().int().positive().optional(),
+  /** An Autotask company (the distributor, e.g. Microsoft or a CSP indirect provider) set as vendor on Services. */
+  vendorName: z.string().trim().min(1).max(100).optional(),
+  /** CSP licences: when set, the price pushed is SpinPanel's cost plus this mark-up; unset: SpinPanel's price. */
+  serviceMarkupPercent: percent.optional(),
+  /** Azure usage lines without a SpinPanel price: cost plus this mark-up. @defaultValue 0 */
+  productMarkupPercent: percent.default(0),
   /** Day of the month managed contracts start on. */
   contractStartDay: z.number().int().min(1).max(28).default(1),
   contractTermMonths: z.number().int().min(1).max(120).default(12),
-  vendorName: z.string().min(1).optional(),
+  /** One usage charge per customer and month (true) or one per Azure product (false). */
+  bundleUsage: z.boolean().default(true),
+  /** Name of the bundled usage charge; the month is appended. */
+  usageChargeName: z.string().trim().min(1).max(80).default('Microsoft Azure usage'),
+  /** Closed months of usage read each run: the last one and earlier ones, to catch a missed month. */
+  usageMonths: z.number().int().min(1).max(12).default(2),
+  /** `change-date`: quantity changes take effect the day they are seen; `next-period`: on the 1st of next month. */
+  effectiveDatePolicy: z.enum(['change-date', 'next-period']).default('change-date'),
+  /** `customer` follows SpinPanel's per-customer choice; `spinpanel`/`target` override it for every customer. */
+  pricingSource: z.enum(['customer', 'spinpanel', 'target']).default('customer'),
+  /** Create a Service for a product no Service matches; off: such products are reported as unmapped. */
+  createMissingServices: z.boolean().default(true),
+  /** Label of a company UDF holding the Microsoft tenant id: companies are matched by it before by name. */
+  tenantIdUdf: z.string().trim().min(1).max(100).optional(),
 });
 export type AutotaskSettings = z.infer<typeof AutotaskSettings>;
 export type AutotaskSettingsInput = z.input<typeof AutotaskSettings>;

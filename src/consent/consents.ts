@@ -8,11 +8,20 @@ import type { StoreContext } from '../store/context.ts';
 export const SCOPES = ['billing:read', 'billing:push', 'contacts:push'] as const;
 export type Scope = (typeof SCOPES)[number];
 
+/**
+ * `system` is the connector acting on its own authority (a signed SpinPanel event, a removed user, an erasure);
+ * it never comes from a bearer token, because `Role` (what tokens carry) does not include it.
+ */
+export type ActorRole = Role | 'system';
+
 /** The identity behind a request: from the bearer token, never from the request body. */
 export interface Actor {
   userId: string;
-  role: Role;
+  role: ActorRole;
 }
+
+/** The connector itself, naming why it acts (`system:spinpanel-webhook`, `system:user-removed`, …). */
+export const systemActor = (source: string): Actor => ({ userId: `system:${source}`, role: 'system' });
 
 export const GrantConsentBody = z.object({
   level: z.enum(['user', 'company']).default('user'),
@@ -34,7 +43,7 @@ export interface Consent {
   revokedBy: Actor | null;
 }
 
-const ADMIN_ROLES: Role[] = ['company_admin', 'reseller'];
+const ADMIN_ROLES: ActorRole[] = ['company_admin', 'reseller'];
 
 export async function grantConsent(
   ctx: StoreContext,
@@ -43,7 +52,9 @@ export async function grantConsent(
   body: GrantConsentBody,
   currentPolicyVersion: string,
 ): Promise<Consent> {
-  if (actor.role === 'operator') throw forbidden('operators cannot give consent on behalf of an account');
+  if (actor.role === 'operator' || actor.role === 'system') {
+    throw forbidden('operators cannot give consent on behalf of an account');
+  }
   if (body.level === 'company' && !ADMIN_ROLES.includes(actor.role)) {
     throw forbidden(
       'only a company admin or a reseller may give company-level consent; a user may consent for itself',
@@ -98,8 +109,18 @@ export async function listConsents(ctx: StoreContext, accountId: string): Promis
   return raws.filter((r): r is string => r !== null).map((r) => JSON.parse(r) as Consent);
 }
 
-/** A user-level consent is its granter's own; a company-level one may be withdrawn by any admin. */
+/**
+ * A user-level consent is its granter's own; a company-level one may be withdrawn by any admin. The system may
+ * withdraw any: it does so only on a signed SpinPanel event, a removed user or an erasure.
+ */
 export function mayRevoke(actor: Actor, consent: Consent): boolean {
+  if (actor.role === 'system') return true;
   if (actor.userId === consent.grantedBy.userId) return true;
   return consent.level === 'company' && ADMIN_ROLES.includes(actor.role);
+}
+
+/** The consents that end with a user: its own active user-level ones. Company-level consents outlive it. */
+export function endsWithUser(consents: Consent[], userId: string): { ending: Consent[]; kept: Consent[] } {
+  const mine = consents.filter((c) => c.status === 'active' && c.grantedBy.userId === userId);
+  return { ending: mine.filter((c) => c.level === 'user'), kept: mine.filter((c) => c.level === 'company') };
 }

@@ -1,6 +1,8 @@
-import axios, { type AxiosInstance } from 'axios';
+import { randomUUID } from 'node:crypto';
+import axios, { type AxiosAdapter, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.ts';
+import { admit, release } from './inflight.ts';
 
 /** Which link a piece of work acts for, and the epoch it was started under. */
 export interface GateRef {
@@ -14,8 +16,9 @@ export class GateClosedError extends Error {
   constructor(
     readonly ref: GateRef,
     readonly reason: string,
+    options?: { cause?: unknown },
   ) {
-    super(`link ${ref.linkId} may not act: ${reason}`);
+    super(`link ${ref.linkId} may not act: ${reason}`, options);
   }
 }
 
@@ -37,14 +40,24 @@ export interface GateClientOptions {
   baseURL?: string;
   headers?: Record<string, string>;
   timeoutMs: number;
+  /** The run's cancellation: once aborted, no further request of this client is admitted. */
   signal?: AbortSignal;
   counter?: RequestCounter;
 }
 
+const reasonOf = (signal: AbortSignal) =>
+  typeof signal.reason === 'string' ? `the run was cancelled (${signal.reason})` : 'the run was cancelled';
+
 /**
  * The one way out for a link's HTTP traffic. Connectors receive an axios instance from here and cannot skip the
- * check: before every request it reads the link's status and epoch (one HMGET) and refuses when consent was
- * revoked, the link suspended or unlinked, or the epoch moved on since the work began.
+ * check: right before a request goes on the wire, one Lua script checks the link's status and epoch and, in the
+ * same step, registers the request in the link's in-flight set; the entry is removed when the answer (or an
+ * error) comes back. A revocation closes the gate in one MULTI and then waits for that set to empty, so when it
+ * answers, nothing of the link is on the wire and nothing more can leave.
+ *
+ * An admitted request is not torn down when the run is cancelled: closing a socket does not take back bytes
+ * already sent, so only the target's answer proves the request arrived before the revocation answered. The
+ * run's signal stops everything else — the next request, throttle waits, the rest of the plan.
  */
 export class Gate {
   constructor(
@@ -73,11 +86,28 @@ export class Gate {
       // Status handling is the connectors' job; the gate only decides whether a request may leave.
       validateStatus: (s) => s >= 200 && s < 300,
     });
-    http.interceptors.request.use(async (config) => {
-      if (opts.signal?.aborted) throw new GateClosedError(ref, 'the run was cancelled');
-      await this.assertOpen(ref);
-      if (opts.signal && !config.signal) config.signal = opts.signal;
+    const wire = axios.getAdapter(axios.defaults.adapter);
+    const gated: AxiosAdapter = async (config) => {
+      if (opts.signal?.aborted) throw new GateClosedError(ref, reasonOf(opts.signal));
+      // Every admitted request has a deadline, so a token left by a dead process can be told from a live one.
+      const timeout = config.timeout && config.timeout > 0 ? config.timeout : opts.timeoutMs;
+      const token = randomUUID();
+      const verdict = await admit(this.redis, this.keys, ref, token, timeout);
+      if (verdict !== 'ok') throw new GateClosedError(ref, verdict);
       opts.counter?.add(http.getUri(config));
+      config.timeout = timeout;
+      config.signal = undefined;
+      try {
+        return await wire(config);
+      } finally {
+        // A failed removal leaves the token to lapse at its deadline; the request's own outcome still counts.
+        await release(this.redis, this.keys, ref, token).catch(() => {});
+      }
+    };
+    http.interceptors.request.use((config) => {
+      if (opts.signal?.aborted) throw new GateClosedError(ref, reasonOf(opts.signal));
+      // Set on every request, so a per-request `adapter` cannot route around the gate.
+      config.adapter = gated;
       return config;
     });
     return http;

@@ -1,7 +1,10 @@
+import type { Queue } from 'bullmq';
 import { AppError, forbidden } from '../errors.ts';
+import { publishCancel } from '../queue/cancel.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { type Actor, type Consent, getConsent, mayRevoke } from './consents.ts';
+import { type DrainReport, drain } from './inflight.ts';
 
 export interface RevokeResult {
   consent: Consent;
@@ -68,4 +71,41 @@ export async function revokeConsent(
     }
   }
   throw new AppError('busy', 503, `consent ${consentId} kept changing while being revoked; try again`);
+}
+
+/** What stopping one link's processing did, for the answer to a revocation or suspension. */
+export interface StopReport {
+  linkId: string;
+  /** Syncs of the link that were running when it stopped; each was asked to cancel. */
+  runningSyncs: number;
+  /** Worker processes that heard the cancel message. */
+  workersNotified: number;
+  inFlight: DrainReport;
+}
+
+/**
+ * Called right after a MULTI closed the gate of `linkIds`: tells every worker to cancel the links' running syncs,
+ * then waits (at most `waitMs`) until none of their admitted requests is on the wire. When it returns with
+ * `unconfirmed: 0` for a link, no request of that link can reach the target any more.
+ */
+export async function stopLinks(
+  ctx: StoreContext,
+  syncQueue: Queue,
+  accountId: string,
+  linkIds: string[],
+  reason: string,
+  waitMs: number,
+): Promise<StopReport[]> {
+  const { redis, keys } = ctx;
+  const notified = await Promise.all(
+    linkIds.map((linkId) => publishCancel(redis, keys, { accountId, linkId, reason })),
+  );
+  const active = linkIds.length > 0 ? await syncQueue.getActive() : [];
+  const drained = await Promise.all(linkIds.map((linkId) => drain(redis, keys, accountId, linkId, waitMs)));
+  return linkIds.map((linkId, i) => ({
+    linkId,
+    runningSyncs: active.filter((j) => j?.data?.accountId === accountId && j.data.linkId === linkId).length,
+    workersNotified: notified[i] ?? 0,
+    inFlight: drained[i]!,
+  }));
 }

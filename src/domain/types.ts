@@ -83,6 +83,8 @@ export interface Snapshot {
   account: Account;
   customers: Customer[];
   subscriptions: Subscription[];
+  /** Azure usage of the closed months the link posts; absent when none were read. */
+  usage?: UsageLine[];
   quarantined: Quarantined[];
   pulledAt: string;
 }

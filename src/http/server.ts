@@ -6,7 +6,10 @@ import type { Services } from '../app.ts';
 import type { ApiToken } from '../config.ts';
 import { type Actor, GrantConsentBody } from '../consent/consents.ts';
 import { AppError, forbidden } from '../errors.ts';
-import { CreateLinkBody, type Link, MappingBody } from '../links/links.ts';
+import { CreateLinkBody, type Link } from '../links/links.ts';
+import { registerLifecycleRoutes } from './routes/lifecycle.ts';
+import { registerPrivacyRoutes } from './routes/privacy.ts';
+import { registerSettingsRoutes } from './routes/settings.ts';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -68,7 +71,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   const actorOf = (req: FastifyRequest): Actor => ({ userId: req.caller!.userId, role: req.caller!.role });
   app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz') return;
+    if (req.url === '/healthz' || req.routeOptions.config.public) return;
     const header = req.headers.authorization ?? '';
     const token = header.startsWith('Bearer ') ? header.slice(7) : '';
     const caller = token ? opts.tokens.find((t) => sameToken(t.token, token)) : undefined;
@@ -91,20 +94,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const { accountId } = parse(AccountParams, req.params, 'path');
     return { items: await services.listConsents(accountId) };
   });
-  app.post('/v1/accounts/:accountId/consents/:consentId/revoke', async (req) => {
-    const { accountId, consentId } = parse(
-      AccountParams.extend({ consentId: z.string().uuid() }),
-      req.params,
-      'path',
-    );
-    const result = await services.revokeConsent(actorOf(req), accountId, consentId);
-    return {
-      consent: result.consent,
-      closedLinks: result.closedLinkIds,
-      unscheduled: result.unscheduled,
-      note: 'Processing stopped for these links. Data already delivered to the billing system stays there: revocation is not retroactive.',
-    };
-  });
+  // POST …/consents/:consentId/revoke, …/links/:linkId/suspend|resume, GET/PUT …/links/:linkId/mappings.
+  registerLifecycleRoutes(app, services);
 
   app.post('/v1/accounts/:accountId/links', async (req, reply) => {
     const { accountId } = parse(AccountParams, req.params, 'path');
@@ -120,11 +111,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     const link = await services.getLink(accountId, linkId);
     const [lastRun] = await services.listRuns(accountId, linkId);
     return { ...publicLink(link), lastRun: lastRun ?? null };
-  });
-  app.put('/v1/accounts/:accountId/links/:linkId/mappings', async (req) => {
-    const { accountId, linkId } = parse(LinkParams, req.params, 'path');
-    const body = parse(MappingBody, req.body, 'body');
-    return services.putMapping(actorOf(req), accountId, linkId, body);
   });
   app.post('/v1/accounts/:accountId/links/:linkId/syncs', async (req, reply) => {
     const { accountId, linkId } = parse(LinkParams, req.params, 'path');
@@ -150,5 +136,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     );
     return services.getRun(accountId, linkId, runId);
   });
+  registerPrivacyRoutes(app, services);
+  registerSettingsRoutes(app, services);
   return app;
 }

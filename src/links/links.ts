@@ -5,6 +5,8 @@ import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { targetAccountOf } from './fingerprint.ts';
+import { swapSealed } from './reseal.ts';
 
 export type LinkStatus = 'active' | 'suspended' | 'revoked' | 'unlinked';
 
@@ -20,8 +22,12 @@ export interface Link {
   settings: Record<string, unknown>;
   everyMinutes: number;
   displayName: string;
+  /** Opaque name of the target account the credentials reach (see fingerprint.ts); mappings are bound to it. */
+  targetAccount?: string;
   createdAt: string;
   createdBy: Actor;
+  /** Set once an unlink has forgotten the link (credentials, mappings, run details). */
+  unlinkedAt?: string;
 }
 
 /** What a link needs to act: the target's credentials and the account's SpinPanel key. Only ever stored sealed. */
@@ -59,7 +65,7 @@ export const MappingBody = z.object({
     .default({}),
 });
 
-const LINK_ROLES = ['company_admin', 'reseller'];
+export const LINK_ROLES = ['company_admin', 'reseller'];
 const REQUIRED_SCOPES = ['billing:read', 'billing:push'] as const;
 
 function usableConsent(consent: Consent): boolean {
@@ -122,6 +128,7 @@ export async function createLink(
     settings,
     everyMinutes: body.everyMinutes ?? deps.defaultEveryMinutes,
     displayName: verified.displayName,
+    targetAccount: targetAccountOf(body.target, verified),
     createdAt: ctx.now().toISOString(),
     createdBy: actor,
   };
@@ -171,6 +178,7 @@ function serializeLink(link: Link): Record<string, string> {
     settings: JSON.stringify(link.settings),
     everyMinutes: String(link.everyMinutes),
     displayName: link.displayName,
+    ...(link.targetAccount ? { targetAccount: link.targetAccount } : {}),
     createdAt: link.createdAt,
     createdBy: JSON.stringify(link.createdBy),
   };
@@ -188,8 +196,10 @@ function parseLink(h: Record<string, string>): Link {
     settings: JSON.parse(h.settings ?? '{}'),
     everyMinutes: Number(h.everyMinutes),
     displayName: h.displayName ?? '',
+    ...(h.targetAccount ? { targetAccount: h.targetAccount } : {}),
     createdAt: h.createdAt!,
     createdBy: JSON.parse(h.createdBy ?? '{}'),
+    ...(h.unlinkedAt ? { unlinkedAt: h.unlinkedAt } : {}),
   };
 }
 
@@ -215,9 +225,17 @@ export async function readSecrets(
   accountId: string,
   linkId: string,
 ): Promise<LinkSecrets> {
-  const sealed = await ctx.redis.get(ctx.keys.credentials(accountId, linkId));
+  const key = ctx.keys.credentials(accountId, linkId);
+  const sealed = await ctx.redis.get(key);
   if (!sealed) throw new AppError('credentials_gone', 409, `link ${linkId} has no stored credentials`);
-  return JSON.parse(ctx.vault.decrypt(sealed, aadFor(accountId, linkId))) as LinkSecrets;
+  const plaintext = ctx.vault.decrypt(sealed, aadFor(accountId, linkId));
+  if (ctx.vault.isStale(sealed)) {
+    // Lazy rotation: sealed under an old key, so seal again under the current one (compare-and-set, so a
+    // concurrent unlink's delete wins). A failed swap only means the next read tries again.
+    const fresh = ctx.vault.encrypt(plaintext, aadFor(accountId, linkId));
+    await swapSealed(ctx.redis, key, sealed, fresh).catch(() => false);
+  }
+  return JSON.parse(plaintext) as LinkSecrets;
 }
 
 export async function getMapping(ctx: StoreContext, accountId: string, linkId: string): Promise<LinkMapping> {

@@ -67,4 +67,14 @@ export class Vault {
   isStale(sealed: string): boolean {
     return sealed.split('.')[1] !== this.currentKeyId;
   }
+
+  /** Opens a ciphertext with whichever listed key sealed it and seals it again with the current key. */
+  reseal(sealed: string, aad: string): string {
+    return this.encrypt(this.decrypt(sealed, aad), aad);
+  }
+
+  /** The key id a ciphertext names, without opening it. */
+  static keyIdOf(sealed: string): string | undefined {
+    return sealed.split('.')[1];
+  }
 }

@@ -14,7 +14,20 @@ export type SyncJobData = z.infer<typeof SyncJobData>;
 export interface RetryPolicy {
   attempts: number;
   backoffMs: number;
+  /** How long finished jobs (and their failure reasons) are kept: RETENTION_LOGS_DAYS. @defaultValue 30 days */
+  keepJobsSeconds?: number;
 }
+
+/** Forgetting one link after its consent was revoked: ids and the cause, never anything the link held. */
+export const UnlinkJobData = z.object({
+  accountId: z.string().min(1),
+  linkId: z.string().min(1),
+  cause: z.string().min(1).max(100),
+});
+export type UnlinkJobData = z.infer<typeof UnlinkJobData>;
+
+/** The retention sweeper's job: no payload beyond why it runs. */
+export const RetentionJobData = z.object({ trigger: z.enum(['schedule', 'manual']) });
 
 /** The typed job catalog: name → payload schema → queue options (retries with exponential backoff and jitter). */
 export const jobCatalog = {
@@ -23,9 +36,31 @@ export const jobCatalog = {
     options: (retry: RetryPolicy): JobsOptions => ({
       attempts: retry.attempts,
       backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
-      removeOnComplete: { age: 7 * 24 * 3600, count: 1000 },
+      removeOnComplete: {
+        age: Math.min(7 * 24 * 3600, retry.keepJobsSeconds ?? 30 * 24 * 3600),
+        count: 1000,
+      },
       // Failed runs stay for inspection (bounded so a broken link cannot fill Redis).
-      removeOnFail: { age: 30 * 24 * 3600, count: 5000 },
+      removeOnFail: { age: retry.keepJobsSeconds ?? 30 * 24 * 3600, count: 5000 },
+    }),
+  },
+  unlink: {
+    schema: UnlinkJobData,
+    // Every step is idempotent, so retrying is always safe; the finished job is kept so that adding the same
+    // jobId again (a second revocation path, a worker's recovery pass) does not unlink twice.
+    options: (): JobsOptions => ({
+      attempts: 12,
+      backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
+      removeOnComplete: { age: 30 * 24 * 3600 },
+      removeOnFail: false,
+    }),
+  },
+  retention: {
+    schema: RetentionJobData,
+    options: (): JobsOptions => ({
+      attempts: 1,
+      removeOnComplete: { count: 24 },
+      removeOnFail: { count: 100 },
     }),
   },
 } as const;

@@ -1,7 +1,9 @@
 import { type ConnectionOptions, DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
+import { isBudgetExhausted } from '../../connectors/types.ts';
 import { GateClosedError } from '../consent/gate.ts';
 import { type EngineDeps, RunCancelledError, runSync } from '../sync/engine.ts';
+import { subscribeCancels } from './cancel.ts';
 import { parseJob } from './catalog.ts';
 import { tryLock } from './lock.ts';
 import { queuePrefix, SYNC_QUEUE } from './queues.ts';
@@ -18,17 +20,30 @@ export interface SyncWorkerOptions {
   lockTtlMs?: number;
 }
 
+export type SyncWorker = Worker & {
+  /** Resolves once this worker hears cancel messages (revocation, suspension). */
+  cancelReady: Promise<void>;
+};
+
 /** The run id of a job: its own id (a uuid for "sync now", BullMQ's id for scheduled runs). */
 const runIdOf = (jobId: string | undefined) => (jobId ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_');
 
-export function createSyncWorker(opts: SyncWorkerOptions): Worker {
+/** A revoked or unlinked link never runs again: such a job ends without even a run record. */
+const FINAL = new Set(['revoked', 'unlinked']);
+
+export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
   const { engine, logger } = opts;
+  const { redis, keys } = engine.store;
+  // The jobs this process is running, per link, so a cancel message can reach them.
+  const running = new Map<string, Set<string>>();
+  const linkKey = (accountId: string, linkId: string) => `${accountId}\u0000${linkId}`;
+
   const worker = new Worker(
     SYNC_QUEUE,
     async (job, token, signal) => {
       const data = parseJob('sync', job.data);
-      const lockKey = engine.store.keys.runLock(data.accountId, data.linkId);
-      const lock = await tryLock(engine.store.redis, lockKey, `${job.id}`, opts.lockTtlMs);
+      const lockKey = keys.runLock(data.accountId, data.linkId);
+      const lock = await tryLock(redis, lockKey, `${job.id}`, opts.lockTtlMs);
       if (!lock) {
         // Another process runs this link: come back shortly without spending an attempt.
         const wait = (opts.lockRetryMs ?? 2000) * (1 + Math.random());
@@ -36,7 +51,15 @@ export function createSyncWorker(opts: SyncWorkerOptions): Worker {
         throw new DelayedError();
       }
       const log = logger.child({ accountId: data.accountId, linkId: data.linkId, jobId: job.id });
+      const key = linkKey(data.accountId, data.linkId);
+      const mine = running.get(key) ?? new Set<string>();
+      running.set(key, mine.add(`${job.id}`));
       try {
+        // Checked under the run lock, which an unlink also takes: no run record appears after an unlink purged them.
+        const status = await redis.hget(keys.link(data.accountId, data.linkId), 'status');
+        if (status === null || FINAL.has(status)) {
+          throw new UnrecoverableError(`link ${data.linkId} may not act: the link is ${status ?? 'gone'}`);
+        }
         const run = await runSync(
           engine,
           { ...data, runId: runIdOf(job.id), attempt: job.attemptsMade + 1 },
@@ -52,14 +75,41 @@ export function createSyncWorker(opts: SyncWorkerOptions): Worker {
           log.warn({ reason: error.message }, 'run stopped: link may not act');
           throw new UnrecoverableError(error.message);
         }
-        log.warn({ err: (error as Error).message, attempt: job.attemptsMade + 1 }, 'run failed');
+        if (isBudgetExhausted(error)) {
+          // The target's request budget is spent: resume when it has room, without spending an attempt.
+          log.info({ retryAt: new Date(error.retryAt).toISOString() }, 'run deferred: target budget spent');
+          await job.moveToDelayed(error.retryAt, token);
+          throw new DelayedError();
+        }
+        if (!(error instanceof UnrecoverableError)) {
+          log.warn({ err: (error as Error).message, attempt: job.attemptsMade + 1 }, 'run failed');
+        }
         throw error;
       } finally {
+        mine.delete(`${job.id}`);
+        if (mine.size === 0) running.delete(key);
         await lock.release();
       }
     },
     { connection: opts.connection, prefix: queuePrefix(opts.prefix), concurrency: opts.concurrency },
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
-  return worker;
+
+  const subscription = subscribeCancels(redis.duplicate(), keys, (msg) => {
+    for (const jobId of running.get(linkKey(msg.accountId, msg.linkId)) ?? []) {
+      if (worker.cancelJob(jobId, msg.reason)) {
+        logger.info({ accountId: msg.accountId, linkId: msg.linkId, jobId, reason: msg.reason }, 'run cancelled');
+      }
+    }
+  });
+  subscription.catch((err: Error) => logger.error({ err: err.message }, 'cancel subscription failed'));
+  worker.on('closed', () => {
+    subscription.then((s) => s.close()).catch(() => {});
+  });
+  return Object.assign(worker, {
+    cancelReady: subscription.then(
+      () => undefined,
+      () => undefined,
+    ),
+  });
 }

@@ -12,6 +12,10 @@ import { SpinPanelError } from './errors.ts';
 
 /** The part of the client a pull uses; lets tests hand in a fake. */
 export type SnapshotSource = Pick<SpinPanelClient, 'getAccount' | 'listCustomers' | 'listSubscriptions'>;
+export type UsageSource = Pick<SpinPanelClient, 'listUsage'>;
+
+/** SpinPanel's usage of a month is final from this day of the following month; earlier reads may change. */
+export const USAGE_FINAL_DAY = 5;
 
 export interface PullOptions {
   /** Customers the consent leaves out: never read beyond their id. */
@@ -168,5 +172,59 @@ export async function pullSnapshot(client: SnapshotSource, opts: PullOptions = {
     subscriptions: perCustomer.flatMap((r) => r.valid),
     quarantined: [...customers.quarantined, ...perCustomer.flatMap((r) => r.quarantined)],
     pulledAt,
+  };
+}
+
+/** `YYYY-MM` of the month `n` months from the one holding `day` (n may be negative). */
+function monthOf(day: string, n: number): string {
+  const [y, m] = day.split('-').map(Number) as [number, number];
+  const d = new Date(Date.UTC(y, m - 1 + n, 1));
+  return d.toISOString().slice(0, 7);
+}
+
+/**
+ * The last `count` months whose usage is final on `today` (YYYY-MM-DD), oldest first. On the 5th of a month
+ * the month before becomes final; until then the one before that is the latest.
+ */
+export function closedUsagePeriods(today: string, count: number): string[] {
+  if (count <= 0) return [];
+  const latest = Number(today.slice(8, 10)) >= USAGE_FINAL_DAY ? -1 : -2;
+  return Array.from({ length: count }, (_, i) => monthOf(today, latest - (count - 1 - i)));
+}
+
+/**
+ * Adds the Azure usage of `periods` to a snapshot, for the customers it bills (active or suspended, billing
+ * on): customers the pull left out are never asked for. Bad lines are quarantined like any other record.
+ */
+export async function addUsage(
+  client: UsageSource,
+  snapshot: Snapshot,
+  periods: readonly string[],
+  opts: { concurrency?: number } = {},
+): Promise<Snapshot> {
+  if (periods.length === 0) return snapshot;
+  const billed = snapshot.customers.filter((c) => c.status !== 'offboarded' && c.billing.enabled);
+  const reads = billed.flatMap((customer) => periods.map((period) => ({ customer, period })));
+  const results = await mapLimit(reads, opts.concurrency ?? 4, async ({ customer, period }) => {
+    const raw = await client.listUsage(customer.id, period);
+    const checked = validateRecords('usage', raw, { customerId: customer.id });
+    const valid: UsageLine[] = [];
+    for (const line of checked.valid) {
+      if (line.customerId === customer.id && line.period === period) valid.push(line);
+      else {
+        checked.quarantined.push({
+          kind: 'usage',
+          id: line.id,
+          customerId: customer.id,
+          reason: `customerId/period: listed under customer ${customer.id} for ${period} but the record names ${line.customerId} for ${line.period}`,
+        });
+      }
+    }
+    return { valid, quarantined: checked.quarantined };
+  });
+  return {
+    ...snapshot,
+    usage: results.flatMap((r) => r.valid),
+    quarantined: [...snapshot.quarantined, ...results.flatMap((r) => r.quarantined)],
   };
 }

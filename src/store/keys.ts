@@ -15,6 +15,16 @@ export interface Keys {
   runs(accountId: string, linkId: string): string;
   run(accountId: string, runId: string): string;
   runLock(accountId: string, linkId: string): string;
+  /** Sorted set of leases on one target endpoint (the cross-process thread limit). */
+  linkSlots(accountId: string, linkId: string, endpoint: string): string;
+  /** Hash minute → requests this link sent to its target (the rolling-hour budget). */
+  linkUsage(accountId: string, linkId: string): string;
+  /** Sorted set token → deadline of the link's requests on the wire (the gate adds, the answer removes). */
+  inflight(accountId: string, linkId: string): string;
+  /** Hash of counts an unlinked link keeps of its run history (no names, no reconciliation lines). */
+  runHistory(accountId: string, linkId: string): string;
+  /** Pub/sub channel on which revocation and suspension ask every worker to cancel a link's running sync. */
+  cancelChannel(): string;
   audit(accountId: string): string;
 }
 
@@ -33,6 +43,11 @@ export function createKeys(prefix: string): Keys {
     runs: (a, l) => `${acct(a)}:link:${l}:runs`,
     run: (a, r) => `${acct(a)}:run:${r}`,
     runLock: (a, l) => `${acct(a)}:link:${l}:lock`,
+    linkSlots: (a, l, e) => `${acct(a)}:link:${l}:slots:${e}`,
+    linkUsage: (a, l) => `${acct(a)}:link:${l}:usage`,
+    inflight: (a, l) => `${acct(a)}:link:${l}:inflight`,
+    runHistory: (a, l) => `${acct(a)}:link:${l}:history`,
+    cancelChannel: () => `${prefix}:cancel`,
     audit: (a) => `${acct(a)}:audit`,
   };
 }

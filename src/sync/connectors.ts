@@ -2,7 +2,8 @@ import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
 import { AutotaskCredentials, AutotaskSettings } from '../../connectors/autotask/schemas.ts';
-import type { Connector, TargetKind } from '../../connectors/types.ts';
+import type { BudgetOptions } from '../../connectors/autotask/limits.ts';
+import type { Connector, LinkLimits, TargetKind } from '../../connectors/types.ts';
 import { AppError } from '../errors.ts';
 
 /** Settings every link has, whatever its target. */
@@ -17,7 +18,8 @@ function invalid(what: string, error: z.ZodError): AppError {
 
 /** Validates a link's settings for its target, with defaults applied; a bad field is a 400 naming it. */
 export function parseSettings(target: TargetKind, raw: Record<string, unknown>): Record<string, unknown> {
-  const schema = target === 'autotask' ? CommonSettings.extend(AutotaskSettings.shape) : null;
+  // Strict: a misspelt setting is a 400 naming it, not silently ignored.
+  const schema = target === 'autotask' ? CommonSettings.extend(AutotaskSettings.shape).strict() : null;
   if (!schema) throw new AppError('unsupported_target', 400, `target ${target} is not supported yet`);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) throw invalid('settings', parsed.error);
@@ -35,6 +37,8 @@ export function parseCredentials(target: TargetKind, raw: Record<string, unknown
 
 export interface ConnectorEnv {
   autotaskZoneLookupUrl: string;
+  /** Hourly-budget policy for sync runs (reserve, spacing); unset: the budget is not watched. */
+  autotaskBudget?: BudgetOptions;
 }
 
 /** The composition root for connectors: picks the implementation for a link's target. */
@@ -45,6 +49,8 @@ export function makeConnector(
   http: AxiosInstance,
   env: ConnectorEnv,
   signal?: AbortSignal,
+  /** The link's shared limits (a sync run); unset, e.g. to verify credentials: this process only. */
+  limits?: LinkLimits,
 ): Connector {
   switch (target) {
     case 'autotask':
@@ -54,6 +60,8 @@ export function makeConnector(
         settings: AutotaskSettings.parse(settings),
         zoneLookupUrl: env.autotaskZoneLookupUrl,
         signal,
+        // A run watches the shared hourly budget; a credentials check is one call and does not.
+        ...(limits ? { client: { limits, budget: env.autotaskBudget } } : {}),
       });
     case 'navision':
       throw new AppError('unsupported_target', 400, 'the NAV / Business Central connector is not built yet');

@@ -1,12 +1,15 @@
 import { isCancel } from 'axios';
-import type { ApplyResults, Connector, LinkMapping, Plan } from '../../connectors/types.ts';
+import { type Connector, isBudgetExhausted, type LinkMapping, type Plan } from '../../connectors/types.ts';
 import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
+import { pullForLink, withoutExcluded } from '../privacy/minimise.ts';
 import { SpinPanelClient } from '../spinpanel/client.ts';
-import { pullSnapshot } from '../spinpanel/snapshot.ts';
+import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
-import { buildDesired } from './desired.ts';
+import { type ApplyOptions, applyOps } from './apply.ts';
+import { buildDesired, desiredOptions } from './desired.ts';
+import { settleRecon } from './recon.ts';
 import { type RunRecord, saveRun } from './runs.ts';
 
 export interface EngineDeps {
@@ -14,6 +17,8 @@ export interface EngineDeps {
   gate: Gate;
   spinpanelUrl: string;
   httpTimeoutMs: number;
+  /** Operations of a run applied at once (the connector's limits still cap each endpoint). @defaultValue 1 */
+  applyConcurrency?: number;
   makeConnector: (
     link: Link,
     secrets: LinkSecrets,
@@ -98,26 +103,39 @@ export async function runSync(
     );
     const connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
 
-    const snapshot = await pullSnapshot(spinpanel);
+    const day = today();
+    const pulled = await pullForLink(deps.store, link, spinpanel);
+    const scope = pulled.scope;
+    // Closed months of Azure usage, only for links that post usage (and only for the customers pulled).
+    const usagePeriods = closedUsagePeriods(day, connector.usageMonths ?? 0);
+    const snapshot = await addUsage(spinpanel, pulled.snapshot, usagePeriods);
     run.quarantined = snapshot.quarantined;
-    const desired = buildDesired(snapshot, {
-      effectiveDate: today(),
-      quantityBasis: link.settings.quantityBasis as 'quantity' | 'assignedLicenses' | undefined,
-    });
+    const desired = buildDesired(snapshot, desiredOptions(link.settings, day));
     const mapping: LinkMapping = await getMapping(deps.store, req.accountId, req.linkId);
     const state = await connector.readState(desired, mapping);
-    const plan = holdQuarantined(connector.plan(desired, state, mapping), snapshot.quarantined);
+    const held = holdQuarantined(connector.plan(desired, state, mapping), snapshot.quarantined);
+    const plan = withoutExcluded(held, scope.excluded);
     run.unmapped = plan.unmapped;
     run.recon = plan.recon;
+    // Opted-out customers were never pulled, so the held plan's usage and notices are already theirs-free.
+    if (held.usage) run.usage = held.usage;
+    if (held.notices) run.notices = held.notices;
     for (const op of plan.ops) bump(run.planned, op.kind);
 
     if (req.dryRun) {
       run.plan = plan.ops.map(({ key, kind, customerId, summary }) => ({ key, kind, customerId, summary }));
       return await finish('succeeded');
     }
-    await applyPlan(connector, plan, run, opts);
+    await applyPlan(connector, plan, run, { ...opts, concurrency: deps.applyConcurrency });
+    Object.assign(run, settleRecon(run.recon, run.usage, run.errors));
     return await finish(run.errors.length > 0 ? 'partial' : 'succeeded');
   } catch (error) {
+    if (isBudgetExhausted(error)) {
+      // Not a failure: the worker re-queues the job for `retryAt` and the next run picks up from the target.
+      run.errors.push({ kind: 'deferred', message: messageOf(error) });
+      await finish('deferred').catch(() => {});
+      throw error;
+    }
     const cancelled = error instanceof GateClosedError || isCancel(error) || opts.signal?.aborted;
     run.errors.push({ kind: cancelled ? 'cancelled' : 'run', message: messageOf(error) });
     await finish(cancelled ? 'cancelled' : 'failed').catch(() => {});
@@ -132,32 +150,10 @@ async function applyPlan(
   connector: Connector,
   plan: Plan,
   run: RunRecord,
-  opts: { signal?: AbortSignal; onProgress?: (done: number, total: number) => Promise<void> | void },
+  opts: ApplyOptions,
 ): Promise<void> {
-  const results: ApplyResults = new Map();
-  const failed = new Set<string>();
-  let done = 0;
-  for (const op of plan.ops) {
-    if (opts.signal?.aborted) throw new RunCancelledError('the run was cancelled');
-    const blockedBy = op.needs?.find((k) => failed.has(k));
-    if (blockedBy) {
-      failed.add(op.key);
-      run.errors.push({ opKey: op.key, kind: 'skipped', message: `skipped: ${blockedBy} failed` });
-    } else {
-      try {
-        results.set(op.key, await connector.apply(op, results));
-        bump(run.applied, op.kind);
-      } catch (error) {
-        if (error instanceof GateClosedError || isCancel(error)) throw error;
-        const verdict = connector.classify(error);
-        if (verdict.kind !== 'permanent') throw error;
-        failed.add(op.key);
-        run.errors.push({ opKey: op.key, kind: op.kind, message: verdict.message });
-      }
-    }
-    done++;
-    await opts.onProgress?.(done, plan.ops.length);
-  }
+  // Independent ops overlap up to `concurrency`; needs, lanes and the error/skip rules are in applyOps.
+  await applyOps(connector, plan.ops, run, opts);
 }
 
 /**
@@ -168,9 +164,13 @@ export function holdQuarantined(plan: Plan, quarantined: Quarantined[]): Plan {
   const held = new Set(quarantined.map((q) => q.customerId).filter((id): id is string => Boolean(id)));
   if (held.size === 0) return plan;
   return {
+    ...plan,
     ops: plan.ops.filter((op) => !op.customerId || !held.has(op.customerId)),
-    unmapped: plan.unmapped,
     recon: plan.recon.filter((line) => !held.has(line.customerId)),
+    ...(plan.usage ? { usage: plan.usage.filter((line) => !held.has(line.customerId)) } : {}),
+    ...(plan.notices
+      ? { notices: plan.notices.filter((n) => !n.customerId || !held.has(n.customerId)) }
+      : {}),
   };
 }
 

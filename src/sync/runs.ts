@@ -1,9 +1,10 @@
-import type { PlanOp, ReconLine } from '../../connectors/types.ts';
+import type { Notice, PlanOp, ReconLine, UsageReconLine } from '../../connectors/types.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { notFound } from '../errors.ts';
 import type { StoreContext } from '../store/context.ts';
 
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled';
+/** `deferred`: the target's request budget ran out; the same run resumes later (not a failure). */
+export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'deferred';
 
 export interface RunError {
   opKey?: string;
@@ -30,6 +31,10 @@ export interface RunRecord {
   quarantined: Quarantined[];
   unmapped: { customerId: string; name: string; reason: string }[];
   recon: ReconLine[];
+  /** Usage months per customer: SpinPanel's total against what the target holds, and what was done. */
+  usage?: UsageReconLine[];
+  /** What the run noticed without failing, e.g. usage that changed after it was posted. */
+  notices?: Notice[];
   /** The plan itself, kept for dry runs so they can be read back. */
   plan?: Pick<PlanOp, 'key' | 'kind' | 'customerId' | 'summary'>[];
 }

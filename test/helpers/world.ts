@@ -1,5 +1,9 @@
 import pino from 'pino';
-import { type AutotaskSandbox, startAutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
+import {
+  type AutotaskSandbox,
+  type AutotaskSandboxOptions,
+  startAutotaskSandbox,
+} from '../../connectors/autotask/sandbox.ts';
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Actor, Consent } from '../../src/consent/consents.ts';
@@ -9,6 +13,7 @@ import {
   type SpinPanelSandbox,
   startSpinPanelSandbox,
 } from '../../src/spinpanel/sandbox.ts';
+import type { SeedData } from '../../src/spinpanel/seed.ts';
 import { dropPrefix, freshPrefix, keyEnv, REDIS_URL } from './store.ts';
 
 export const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
@@ -39,6 +44,12 @@ export async function startWorld(
   opts: {
     spinpanel?: SandboxOptions;
     autotaskLatencyMs?: number;
+    /** More Autotask sandbox options (faults, thresholds); companies are always SpinPanel's customers. */
+    autotask?: Omit<AutotaskSandboxOptions, 'companies'>;
+    /** Autotask companies made from SpinPanel's customers; default: one per customer, by its name. */
+    companies?: (customers: SeedData['customers']) => NonNullable<AutotaskSandboxOptions['companies']>;
+    /** Link settings besides the service billing code. */
+    settings?: Record<string, unknown>;
     worker?: boolean;
     env?: Record<string, string>;
   } = {},
@@ -50,8 +61,11 @@ export async function startWorld(
     ...opts.spinpanel,
   });
   const at = await startAutotaskSandbox({
-    latencyMs: opts.autotaskLatencyMs ?? 0,
-    companies: sp.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
+    ...opts.autotask,
+    latencyMs: opts.autotaskLatencyMs ?? opts.autotask?.latencyMs ?? 0,
+    companies:
+      opts.companies?.(sp.data.customers) ??
+      sp.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
   });
   const prefix = freshPrefix();
   const env: Record<string, string> = {
@@ -76,7 +90,7 @@ export async function startWorld(
     target: 'autotask',
     credentials: AUTOTASK_CREDENTIALS,
     spinpanelApiKey: sp.apiKey,
-    settings: { serviceBillingCodeId: BILLING_CODE },
+    settings: { serviceBillingCodeId: BILLING_CODE, ...opts.settings },
   });
   return {
     app,

@@ -8,7 +8,8 @@ import {
   classifyAutotaskError,
   type Filter,
 } from '../../connectors/autotask/client.ts';
-import { TargetError } from '../../connectors/types.ts';
+import { createMemoryLimits } from '../../connectors/autotask/limits-memory.ts';
+import { BudgetExhaustedError, isBudgetExhausted, TargetError } from '../../connectors/types.ts';
 
 const LOOKUP = 'https://lookup.test';
 const ZONE = 'https://zone5.test';
@@ -178,10 +179,118 @@ describe('AutotaskClient', () => {
     expect(bounded.sleep).toHaveBeenCalledTimes(2);
 
     nock(ZONE).get('/ATServicesRest/V1.0/ThresholdInformation').reply(429, {}, { 'Retry-After': '3600' });
-    const long = makeClient({ zoneUrl: `${ZONE}/ATServicesRest/` });
+    const long = makeClient({ zoneUrl: `${ZONE}/ATServicesRest/`, now: () => 5_000 });
     const err2 = await long.client.thresholdInformation().catch((e) => e);
-    expect(classifyAutotaskError(err2)).toMatchObject({ kind: 'throttled', waitMs: 3_600_000 });
+    // Too long to sit out inside a request: the run is deferred (no attempt spent) until then.
+    expect(isBudgetExhausted(err2)).toBe(true);
+    expect(err2.retryAt).toBe(5_000 + 3_600_000);
+    expect(classifyAutotaskError(err2).kind).toBe('throttled');
     expect(long.sleep).not.toHaveBeenCalled();
+  });
+
+  it('defers the run at once when the hourly budget is spent, at Retry-After or an estimate', async () => {
+    const refusal = { errors: ['The request threshold of 10000 requests per 60 minutes has been exceeded'] };
+    nock(ZONE)
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .reply(429, refusal, { 'Retry-After': '120' })
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .reply(429, refusal);
+    const { client, sleep } = makeClient({ zoneUrl: `${ZONE}/ATServicesRest/`, now: () => 1_000_000 });
+    const told = await client.query('Companies', []).catch((e) => e);
+    expect(told).toBeInstanceOf(BudgetExhaustedError);
+    expect(told.retryAt).toBe(1_000_000 + 120_000);
+    expect(told.message).toContain('request threshold of 10000');
+    const guessed = await client.query('Companies', []).catch((e) => e);
+    // Nothing known of the window: the 10% reserve's worth leaves an evenly used hour in 6 minutes.
+    expect(guessed.retryAt).toBe(1_000_000 + 6 * 60_000);
+    expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('keeps to 3 requests in flight per endpoint, each endpoint on its own', async () => {
+    let active = 0;
+    let peak = 0;
+    const slow = (status: number, body: unknown) => async () => {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 20));
+      active--;
+      return [status, body] as [number, unknown];
+    };
+    nock(ZONE)
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .times(8)
+      .reply(slow(200, { items: [] }));
+    let contracts = 0;
+    nock(ZONE)
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .reply(() => {
+        contracts = active;
+        return [200, { items: [] }];
+      });
+    const { client } = makeClient({ zoneUrl: `${ZONE}/ATServicesRest/` });
+    const queries = Array.from({ length: 8 }, (_, i) =>
+      client.query('Companies', [{ op: 'eq', field: 'id', value: i }]),
+    );
+    await new Promise((r) => setTimeout(r, 5));
+    await client.query('Contracts', []);
+    await Promise.all(queries);
+    expect(peak).toBe(3);
+    expect(contracts).toBe(3); // another endpoint did not wait for Companies' slots
+  });
+
+  it('reads ThresholdInformation first when watching the budget, then paces from 50% and stops before the reserve', async () => {
+    const threshold = (count: number) => ({
+      externalRequestThreshold: 100,
+      requestThresholdTimeframe: 60,
+      currentTimeframeRequestCount: count,
+    });
+    const order: string[] = [];
+    nock(ZONE)
+      .get('/ATServicesRest/V1.0/ThresholdInformation')
+      .reply(() => {
+        order.push('threshold');
+        return [200, threshold(86)];
+      })
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .times(3)
+      .reply(() => {
+        order.push('query');
+        return [200, { items: [] }];
+      });
+    const { client, sleep } = makeClient({
+      zoneUrl: `${ZONE}/ATServicesRest/`,
+      budget: { reserve: 0.1, spacingMs: 40 },
+      now: () => 1_000,
+    });
+    for (let i = 0; i < 3; i++) await client.query('Companies', []);
+    expect(order).toEqual(['threshold', 'query', 'query', 'query']);
+    // 86% of the budget used: two gaps of 2 × 40 ms between three requests (a fake sleep does not move time).
+    expect(sleep.mock.calls.map((c) => c[0])).toEqual([80, 160]);
+    const err = await client.query('Companies', []).catch((e) => e);
+    expect(isBudgetExhausted(err)).toBe(true);
+    expect(err.message).toMatch(/90 of 100/);
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+
+  it('counts in the request log only the requests that left', async () => {
+    const limits = createMemoryLimits();
+    const http = axios.create();
+    let refuse = true;
+    http.interceptors.request.use((config) => {
+      if (refuse) throw new Error('gate closed');
+      return config;
+    });
+    nock(ZONE)
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .reply(503, 'busy')
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .reply(200, { items: [] });
+    const { client } = makeClient({ http, limits, zoneUrl: `${ZONE}/ATServicesRest/` });
+    await expect(client.query('Contracts', [])).rejects.toThrow('gate closed');
+    expect((await limits.usage()).count).toBe(0);
+    refuse = false;
+    await client.query('Contracts', []);
+    expect((await limits.usage()).count).toBe(2); // the 503 and its retry
   });
 
   it('retries transient failures of reads at most 4 attempts, and never a create', async () => {

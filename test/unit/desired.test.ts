@@ -90,7 +90,7 @@ describe('desired state', () => {
     expect(d.customers.find((c) => c.customerId === 'c2')!.lines.map((l) => l.quantity)).toEqual([7]);
   });
 
-  it('leaves out offboarded customers and those with billing off', () => {
+  it('leaves out customers with billing off and keeps an offboarded one with nothing to bill', () => {
     const d = buildDesired(
       snapshot(
         [
@@ -104,7 +104,10 @@ describe('desired state', () => {
       ),
       { effectiveDate: '2026-11-30' },
     );
-    expect(d.customers.map((c) => c.customerId)).toEqual(['c3']);
+    expect(d.customers.map((c) => [c.customerId, c.lines.length, c.offboarded ?? false])).toEqual([
+      ['c1', 0, true],
+      ['c3', 1, false],
+    ]);
   });
 
   it('bills assigned licences when the link says so', () => {

@@ -38,4 +38,25 @@ describe('credential vault', () => {
     expect(rotated.isStale(sealed)).toBe(true);
     expect(rotated.isStale(rotated.encrypt(secret, 'x'))).toBe(false);
   });
+
+  it('reseals under the current key, after which the old key can be dropped', () => {
+    const old = testKey();
+    const current = testKey();
+    const sealed = new Vault([old]).encrypt(secret, 'link:a:1');
+    const rotated = new Vault([current, old]);
+    const resealed = rotated.reseal(sealed, 'link:a:1');
+    expect(Vault.keyIdOf(resealed)).toBe(current.id);
+    expect(rotated.isStale(resealed)).toBe(false);
+    expect(new Vault([current]).decrypt(resealed, 'link:a:1')).toBe(secret);
+    // The old key alone cannot read the new ciphertext: it names a key that list does not hold.
+    expect(() => new Vault([old]).decrypt(resealed, 'link:a:1')).toThrow(/not in CREDENTIALS_KEYS/);
+  });
+
+  it('refuses to reseal what no listed key opens, with a clear error and no output', () => {
+    const sealed = new Vault([testKey()]).encrypt(secret, 'link:a:1');
+    const vault = new Vault([testKey()]);
+    expect(() => vault.reseal(sealed, 'link:a:1')).toThrow(VaultError);
+    const sameId = new Vault([{ id: Vault.keyIdOf(sealed)!, key: testKey().key }]);
+    expect(() => sameId.reseal(sealed, 'link:a:1')).toThrow(/wrong key or tampered/);
+  });
 });

@@ -1,5 +1,6 @@
 import { wireDate } from './dates.ts';
-import { makeRow } from './fields.ts';
+import { type EntityName, makeRow } from './fields.ts';
+import { DEFAULT_PICKLISTS, type PicklistValue } from './specs.ts';
 import type { AutotaskSandboxOptions, Row, SandboxDb } from './types.ts';
 
 /** Each table numbers from its own base, so an id of the wrong kind never finds a record by accident. */
@@ -15,9 +16,15 @@ const ID_BASE = {
 export type Table = keyof typeof ID_BASE;
 
 export const DEFAULT_BILLING_CODE_ID = 29682801;
+/** A material code for usage charges (e.g. Azure consumption). */
+export const DEFAULT_MATERIAL_CODE_ID = 29682802;
 
 export interface Store {
   db: SandboxDb;
+  /** Picklists per entity and field (see specs.ts); tests may replace values. */
+  picklists: Partial<Record<EntityName, Record<string, PicklistValue[]>>>;
+  /** Currencies by id: `exchangeRate` turns a customer-currency amount into the internal currency. */
+  currencies: Map<number, { id: number; name: string; exchangeRate: number }>;
   /** A fresh id for a table, past every id already in it (tests may seed rows directly). */
   nextId(table: Table): number;
   today(): string;
@@ -47,6 +54,7 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
 
   const codes = opts.billingCodes ?? [
     { id: DEFAULT_BILLING_CODE_ID, name: 'Recurring Contract Service', useType: 5 },
+    { id: DEFAULT_MATERIAL_CODE_ID, name: 'Azure consumption', useType: 2 },
   ];
   for (const c of codes) {
     db.billingCodes.set(c.id, makeRow('BillingCodes', c.id, { ...c, isActive: true, billingCodeType: 0 }));
@@ -60,6 +68,7 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
         companyName: c.companyName,
         companyType: c.companyType ?? 1,
         isActive: c.isActive ?? true,
+        currencyID: c.currencyID ?? null,
         createDate: wireDate(today()),
         userDefinedFields: udfs,
       }),
@@ -81,5 +90,23 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
       }),
     );
   }
-  return { db, nextId, today };
+  const picklists = structuredClone(DEFAULT_PICKLISTS);
+  if (opts.chargeTypes) picklists.ContractCharges = { chargeType: opts.chargeTypes };
+  const currencies = new Map((opts.currencies ?? []).map((c) => [c.id, c]));
+  return { db, nextId, today, picklists, currencies };
+}
+
+/** The internal-currency amount of a customer-currency one, for a contract's company (1:1 without a currency). */
+export function toInternal(s: Store, contractId: unknown, amount: unknown): number | null {
+  if (typeof amount !== 'number') return null;
+  const contract = s.db.contracts.get(contractId as number);
+  const company = contract ? s.db.companies.get(contract.companyID as number) : undefined;
+  const rate = s.currencies.get(company?.currencyID as number)?.exchangeRate ?? 1;
+  return Math.round(amount * rate * 10_000) / 10_000;
+}
+
+/** Active values of a picklist, or undefined when the field has none. */
+export function picklistValues(s: Store, entity: EntityName, field: string): number[] | undefined {
+  const list = s.picklists[entity]?.[field];
+  return list?.filter((v) => v.isActive !== false).map((v) => v.value);
 }

@@ -4,6 +4,7 @@ export class SandboxReply extends Error {
   constructor(
     readonly status: number,
     readonly body: unknown,
+    readonly headers?: Record<string, string>,
   ) {
     super(`HTTP ${status}`);
   }

@@ -10,6 +10,7 @@ export const ENTITY_FIELDS = {
     'phone',
     'webAddress',
     'ownerResourceID',
+    'currencyID',
     'createDate',
     'userDefinedFields',
   ],

@@ -22,9 +22,13 @@ export function entityInfo(entity: EntityName): Record<string, unknown> {
   };
 }
 
-/** GET {Entity}/entityInformation/fields: names, types and required/read-only flags of the sandbox's fields. */
-export function entityFields(entity: EntityName): Record<string, unknown>[] {
+/**
+ * GET {Entity}/entityInformation/fields: names, types, required/read-only flags and the picklists of this
+ * sandbox (the store's, which a test may have replaced).
+ */
+export function entityFields(entity: EntityName, store?: Store): Record<string, unknown>[] {
   const specs: Specs = (SPECS as Partial<Record<EntityName, Specs>>)[entity] ?? {};
+  const lists = store?.picklists[entity] ?? {};
   return (ENTITY_FIELDS[entity] as readonly string[])
     .filter((f) => f !== 'userDefinedFields')
     .map((name) => {
@@ -37,8 +41,17 @@ export function entityFields(entity: EntityName): Record<string, unknown>[] {
         isReadOnly: name === 'id' || !spec,
         isQueryable: true,
         isReference: name !== 'id' && name.endsWith('ID'),
-        isPickList: false,
-        picklistValues: null,
+        isPickList: name in lists,
+        picklistValues:
+          lists[name]?.map((v) => ({
+            value: String(v.value),
+            label: v.label,
+            isDefaultValue: v.isDefaultValue ?? false,
+            sortOrder: 0,
+            parentValue: '',
+            isActive: v.isActive ?? true,
+            isSystem: true,
+          })) ?? null,
       };
     });
 }

@@ -1,4 +1,4 @@
-import type { Store } from './db.ts';
+import { type Store, toInternal } from './db.ts';
 import { badRequest, businessError } from './errors.ts';
 import { type EntityName, fieldName } from './fields.ts';
 import { compileFilter } from './filter.ts';
@@ -40,8 +40,29 @@ export function parseQuerySpec(entity: EntityName, raw: unknown, fallbackMax = M
   return { max, include, filter: prop(o, 'filter') };
 }
 
-/** Every row of an entity, ordered by id. ContractServiceUnits are derived on each read. */
-export function tableRows(entity: EntityName, s: Store): Row[] {
+/**
+ * The contract services a ContractServiceUnits filter can match, from its top-level `eq`/`in` conditions on
+ * contractServiceID or contractID (the filter still runs on the rows; this only spares deriving the rest).
+ */
+function unitsScope(filter: unknown): ((cs: Row) => boolean) | undefined {
+  if (!Array.isArray(filter)) return undefined;
+  const tests: ((cs: Row) => boolean)[] = [];
+  for (const c of filter as Record<string, unknown>[]) {
+    const field = typeof c?.field === 'string' ? c.field.toLowerCase() : '';
+    const key = field === 'contractserviceid' ? 'id' : field === 'contractid' ? 'contractID' : undefined;
+    if (!key || c.udf) continue;
+    const op = String(c.op).toLowerCase();
+    if (op === 'eq') tests.push((cs) => cs[key] === Number(c.value));
+    if (op === 'in' && Array.isArray(c.value)) {
+      const set = new Set(c.value.map(Number));
+      tests.push((cs) => set.has(cs[key]));
+    }
+  }
+  return tests.length > 0 ? (cs) => tests.every((t) => t(cs)) : undefined;
+}
+
+/** Every row of an entity, ordered by id. ContractServiceUnits are derived on each read (`filter` narrows them). */
+export function tableRows(entity: EntityName, s: Store, filter?: unknown): Row[] {
   const { db } = s;
   let rows: Row[];
   switch (entity) {
@@ -66,12 +87,23 @@ export function tableRows(entity: EntityName, s: Store): Row[] {
     case 'ContractServiceAdjustments':
       rows = [...db.adjustments];
       break;
-    case 'ContractServiceUnits':
-      rows = [...db.contractServices.values()].flatMap((cs) => {
+    case 'ContractServiceUnits': {
+      // Adjustments grouped once per query: scanning all of them per contract service is quadratic.
+      const byCs = new Map<number, Row[]>();
+      for (const a of db.adjustments) {
+        const list = byCs.get(a.contractServiceID) ?? [];
+        list.push(a);
+        byCs.set(a.contractServiceID, list);
+      }
+      const scope = unitsScope(filter);
+      const services = [...db.contractServices.values()];
+      rows = (scope ? services.filter(scope) : services).flatMap((cs) => {
         const contract = db.contracts.get(cs.contractID);
-        return contract ? unitRows(contract, cs, db.adjustments) : [];
+        const adjs = byCs.get(cs.id) ?? [];
+        return contract ? unitRows(contract, cs, adjs, (a) => toInternal(s, contract.id, a)) : [];
       });
       break;
+    }
   }
   return rows.sort((a, b) => a.id - b.id);
 }

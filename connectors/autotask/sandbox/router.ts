@@ -67,7 +67,7 @@ function queryPage(entity: EntityName, ctx: Ctx, paging?: { lastId: number; max:
   const viaGet = ctx.method === 'GET';
   const search = viaGet ? searchParam(ctx) : undefined;
   const spec = parseQuerySpec(entity, viaGet ? search?.value : ctx.body, paging?.max);
-  const { items, more, lastId } = runQuery(entity, tableRows(entity, ctx.store), spec, paging?.lastId);
+  const { items, more, lastId } = runQuery(entity, tableRows(entity, ctx.store, spec.filter), spec, paging?.lastId);
   let nextPageUrl: string | null = null;
   if (more && lastId !== undefined) {
     const token = encodeURIComponent(JSON.stringify({ lastId, max: spec.max }));
@@ -126,7 +126,7 @@ function entityRoute(entity: EntityName, rest: string[]): Handler {
       const count = (c: Ctx) => {
         const spec = c.method === 'GET' ? searchParam(c).value : objectBody(c);
         const filter = parseQuerySpec(entity, spec).filter;
-        return { queryCount: countQuery(entity, tableRows(entity, c.store), filter) };
+        return { queryCount: countQuery(entity, tableRows(entity, c.store, filter), filter) };
       };
       return verbs({ GET: count, POST: count });
     }
@@ -141,7 +141,8 @@ function entityRoute(entity: EntityName, rest: string[]): Handler {
   }
   if (a === 'entityinformation') {
     if (rest.length === 1) return verbs({ GET: () => ({ info: entityInfo(entity) }) });
-    if (rest.length === 2 && b === 'fields') return verbs({ GET: () => ({ fields: entityFields(entity) }) });
+    if (rest.length === 2 && b === 'fields')
+      return verbs({ GET: (c) => ({ fields: entityFields(entity, c.store) }) });
     if (rest.length === 2 && b === 'userdefinedfields')
       return verbs({ GET: (c) => ({ fields: udfDefinitions(entity, c.store) }) });
   }

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { utcToday } from './dates.ts';
 import { createStore } from './db.ts';
 import { SandboxReply } from './errors.ts';
+import { type FaultKind, Faults } from './faults.ts';
 import { type Ctx, resolve } from './router.ts';
 import type { AutotaskRequest, AutotaskSandbox, AutotaskSandboxOptions } from './types.ts';
 import { unitsOn } from './units.ts';
@@ -25,10 +26,11 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString('utf8');
 }
 
-function send(res: ServerResponse, status: number, body: unknown): void {
+function send(res: ServerResponse, status: number, body: unknown, headers?: Record<string, string>): void {
   if (res.destroyed) return;
   const text = JSON.stringify(body);
   res.writeHead(status, {
+    ...headers,
     'Content-Type': 'application/json; charset=utf-8',
     'Content-Length': Buffer.byteLength(text),
   });
@@ -47,7 +49,9 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
     latencyMs: opts.latencyMs ?? 0,
     threadLimit: opts.threadLimit ?? 3,
     requestThreshold: opts.requestThreshold ?? 10_000,
+    budgetLatencyMs: { from50: 500, from75: 1000, ...opts.budgetLatencyMs },
   };
+  const faults = new Faults(opts.faults);
   const requests: AutotaskRequest[] = [];
   const inFlight = new Map<string, number>();
   const counted: number[] = []; // receive times of authenticated requests, for the rolling hour
@@ -68,6 +72,18 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
     while (counted.length > 0 && (counted[0] as number) <= now - HOUR_MS) counted.shift();
     return counted.length;
   };
+  /** Autotask slows every call down once the database has used half its hourly budget. */
+  const budgetLatency = (now: number): number => {
+    const share = hourCount(now) / settings.requestThreshold;
+    if (share >= 0.75) return settings.budgetLatencyMs.from75;
+    return share >= 0.5 ? settings.budgetLatencyMs.from50 : 0;
+  };
+  const threadRefusal = (status = 429, retryAfterS?: number) =>
+    new SandboxReply(
+      status,
+      { errors: [`API thread threshold of ${settings.threadLimit} threads has been exceeded`] },
+      retryAfterS === undefined ? undefined : { 'Retry-After': String(retryAfterS) },
+    );
 
   function authenticate(req: IncomingMessage): void {
     const code = header(req, 'apiintegrationcode');
@@ -134,6 +150,8 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
     };
     let status = 200;
     let out: unknown;
+    let after: FaultKind | undefined;
+    let headers: Record<string, string> | undefined;
     try {
       if (!route.auth) {
         await sleep(settings.latencyMs);
@@ -152,16 +170,21 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
         // Autotask caps concurrent requests per integration code and endpoint; the excess is refused at once.
         const key = `${code}\u0000${route.entity.toLowerCase()}`;
         const busy = inFlight.get(key) ?? 0;
-        if (busy >= settings.threadLimit) {
-          throw new SandboxReply(429, {
-            errors: [`API thread threshold of ${settings.threadLimit} threads has been exceeded`],
-          });
+        if (busy >= settings.threadLimit) throw threadRefusal();
+        const create = method === 'POST' && !/\/query(\/|$)/i.test(url.pathname);
+        const fault = faults.pick({ entity: route.entity, method, create });
+        if (fault === 'throttle') {
+          throw threadRefusal(faults.options.throttleStatus, faults.options.throttleRetryAfterS);
         }
         inFlight.set(key, busy + 1);
         try {
-          await sleep(settings.latencyMs);
+          await sleep(settings.latencyMs + budgetLatency(at));
+          if (fault === 'error') throw new SandboxReply(500, { Message: 'An error has occurred.' });
           if (badJson) throw new SandboxReply(400, { errors: ['The request body is not valid JSON'] });
           out = route.run(ctx);
+          after = fault;
+          if (fault === 'nullItemId' && typeof out === 'object' && out !== null && 'itemId' in out)
+            out = { itemId: null };
         } finally {
           const left = (inFlight.get(key) ?? 1) - 1;
           if (left > 0) inFlight.set(key, left);
@@ -172,13 +195,21 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
       if (err instanceof SandboxReply) {
         status = err.status;
         out = err.body;
+        headers = err.headers;
       } else {
         status = 500;
         out = { errors: [err instanceof Error ? err.message : String(err)] };
       }
     }
+    if (after === 'timeout' || after === 'drop') {
+      // Done, but the answer never arrives: the client cannot tell whether its write happened.
+      record.status = -1;
+      if (after === 'timeout') await sleep(faults.options.timeoutMs ?? 5000);
+      res.destroy();
+      return;
+    }
     record.status = status;
-    send(res, status, out);
+    send(res, status, out, headers);
   }
 
   const server = createServer((req, res) => {
@@ -201,10 +232,17 @@ export async function startAutotaskSandbox(opts: AutotaskSandboxOptions = {}): P
     requests,
     db: store.db,
     unitsAt: (contractServiceId, date) => unitsOn(store.db.adjustments, contractServiceId, date),
+    faults,
     configure(p) {
       if (p.latencyMs !== undefined) settings.latencyMs = p.latencyMs;
       if (p.threadLimit !== undefined) settings.threadLimit = p.threadLimit;
       if (p.requestThreshold !== undefined) settings.requestThreshold = p.requestThreshold;
+      if (p.budgetLatencyMs) Object.assign(settings.budgetLatencyMs, p.budgetLatencyMs);
+      if (p.faults) faults.set(p.faults);
+    },
+    useBudget(n) {
+      const now = Date.now();
+      for (let i = 0; i < n; i++) counted.push(now);
     },
     close: () =>
       new Promise<void>((done, fail) => {

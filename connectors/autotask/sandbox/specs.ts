@@ -92,6 +92,59 @@ export const CAPABILITIES: Record<
   BillingCodes: { canCreate: false, canUpdate: false, canQuery: true, canDelete: false },
 };
 
+export interface PicklistValue {
+  value: number;
+  label: string;
+  isDefaultValue?: boolean;
+  isActive?: boolean;
+}
+
+/**
+ * Picklists as `entityInformation/fields` lists them. The values are per Autotask instance (an admin can add
+ * and retire values), so a client reads them instead of hard-coding ids; the sandbox's can be replaced.
+ */
+export const DEFAULT_PICKLISTS: Partial<Record<EntityName, Record<string, PicklistValue[]>>> = {
+  Companies: {
+    companyType: [
+      { value: 1, label: 'Customer', isDefaultValue: true },
+      { value: 2, label: 'Lead' },
+      { value: 3, label: 'Prospect' },
+      { value: 4, label: 'Dead' },
+      { value: 6, label: 'Cancellation' },
+      { value: 7, label: 'Vendor' },
+      { value: 8, label: 'Partner' },
+    ],
+  },
+  Contracts: {
+    contractType: [
+      { value: 1, label: 'Time and Materials' },
+      { value: 3, label: 'Fixed Price' },
+      { value: 4, label: 'Block Hours' },
+      { value: 6, label: 'Retainer' },
+      { value: 7, label: 'Recurring Service', isDefaultValue: true },
+      { value: 8, label: 'Per Ticket' },
+    ],
+    status: [
+      { value: 0, label: 'Inactive' },
+      { value: 1, label: 'Active', isDefaultValue: true },
+    ],
+  },
+  Services: {
+    periodType: [
+      { value: 1, label: 'Monthly', isDefaultValue: true },
+      { value: 2, label: 'Quarterly' },
+      { value: 3, label: 'Semi-Annual' },
+      { value: 4, label: 'Yearly' },
+    ],
+  },
+  ContractCharges: {
+    chargeType: [
+      { value: 1, label: 'Operational', isDefaultValue: true },
+      { value: 2, label: 'Capitalized' },
+    ],
+  },
+};
+
 /** Valid contractType values (7 = Recurring Service). */
 export const CONTRACT_TYPES = new Set([1, 3, 4, 6, 7, 8]);
 export const RECURRING_SERVICE = 7;

@@ -1,3 +1,5 @@
+import type { FaultOptions, Faults } from './faults.ts';
+
 /** Options of the local Autotask sandbox. Every field is optional; defaults make a usable database. */
 export interface AutotaskSandboxOptions {
   /** @defaultValue 0 (a free port) */
@@ -10,6 +12,10 @@ export interface AutotaskSandboxOptions {
   threadLimit?: number;
   /** Rolling 60-minute request budget of the database. @defaultValue 10000 */
   requestThreshold?: number;
+  /** Latency Autotask adds once the database used 50% / 75% of its budget. @defaultValue 500 / 1000 */
+  budgetLatencyMs?: { from50?: number; from75?: number };
+  /** Injected faults (5xx, thread-limit answers, timeouts, `{"itemId": null}`), seeded. @defaultValue none */
+  faults?: FaultOptions;
   /** Today as YYYY-MM-DD (stamps createDate fields). @defaultValue the real UTC date */
   today?: () => string;
   companies?: {
@@ -18,7 +24,13 @@ export interface AutotaskSandboxOptions {
     companyType?: number;
     isActive?: boolean;
     udfs?: Record<string, string>;
+    /** A customer currency (see `currencies`); unset: the internal currency. */
+    currencyID?: number;
   }[];
+  /** Customer currencies: an amount × exchangeRate is the internal-currency amount. @defaultValue none */
+  currencies?: { id: number; name: string; exchangeRate: number }[];
+  /** Values of ContractCharges.chargeType (they differ per instance). @defaultValue 1 Operational, 2 Capitalized */
+  chargeTypes?: { value: number; label: string; isDefaultValue?: boolean; isActive?: boolean }[];
   services?: {
     id?: number;
     name: string;
@@ -27,7 +39,7 @@ export interface AutotaskSandboxOptions {
     billingCodeID: number;
     periodType?: number;
   }[];
-  /** @defaultValue one recurring-contract-service code, id 29682801 */
+  /** @defaultValue a recurring-contract-service code, id 29682801, and a material code, id 29682802 */
   billingCodes?: { id: number; name: string; useType: number }[];
 }
 
@@ -73,7 +85,15 @@ export interface AutotaskSandbox {
   db: SandboxDb;
   /** Units of a contract service in effect on a date (YYYY-MM-DD). */
   unitsAt(contractServiceId: number, date: string): number;
-  configure(p: Partial<Pick<AutotaskSandboxOptions, 'latencyMs' | 'threadLimit' | 'requestThreshold'>>): void;
+  configure(
+    p: Partial<
+      Pick<AutotaskSandboxOptions, 'latencyMs' | 'threadLimit' | 'requestThreshold' | 'budgetLatencyMs' | 'faults'>
+    >,
+  ): void;
+  /** The fault injector: `inject()` one-off faults, read `injected` counts. */
+  faults: Faults;
+  /** Counts `n` requests of other integrations on this database, now, against the hourly budget. */
+  useBudget(n: number): void;
   /** Stops listening and destroys keep-alive sockets. */
   close(): Promise<void>;
 }

@@ -30,7 +30,12 @@ function adjusted(
  * the contract, split where an adjustment takes effect. The id is derived from the service and the period
  * start, so it stays the same across reads (and only new periods get new ids).
  */
-export function unitRows(contract: Row, cs: Row, allAdjustments: readonly Row[]): Row[] {
+export function unitRows(
+  contract: Row,
+  cs: Row,
+  allAdjustments: readonly Row[],
+  toInternal: (amount: unknown) => number | null = (a) => (typeof a === 'number' ? a : null),
+): Row[] {
   const start = dayOf(contract.startDate);
   const end = dayOf(contract.endDate);
   if (end < start) return [];
@@ -45,6 +50,7 @@ export function unitRows(contract: Row, cs: Row, allAdjustments: readonly Row[])
   return sorted.map((from, i) => {
     const next = sorted[i + 1];
     const to = next ? addDays(next, -1) : end;
+    const price = adjusted(adjs, from, 'adjustedUnitPrice') ?? cs.adjustedPrice ?? cs.unitPrice;
     return {
       id: cs.id * 1e8 + Number(from.replaceAll('-', '')),
       contractID: cs.contractID,
@@ -53,9 +59,9 @@ export function unitRows(contract: Row, cs: Row, allAdjustments: readonly Row[])
       startDate: wireDate(from),
       endDate: wireDate(to),
       units: unitsOn(adjs, cs.id, from),
-      price: adjusted(adjs, from, 'adjustedUnitPrice') ?? cs.adjustedPrice ?? cs.unitPrice,
+      price,
       cost: adjusted(adjs, from, 'adjustedUnitCost') ?? cs.unitCost,
-      internalCurrencyPrice: adjusted(adjs, from, 'adjustedUnitPrice') ?? cs.adjustedPrice ?? cs.unitPrice,
+      internalCurrencyPrice: toInternal(price),
       vendorCompanyID: null,
       approveAndPostDate: null,
     };

@@ -1,5 +1,5 @@
 import { dayOf, wireDate } from './dates.ts';
-import type { Store } from './db.ts';
+import { picklistValues, type Store, toInternal } from './db.ts';
 import { businessError, notFound } from './errors.ts';
 import { canonicalBody, makeRow } from './fields.ts';
 import { CONTRACT_TYPES, RECURRING_SERVICE, SPECS } from './specs.ts';
@@ -107,11 +107,12 @@ export function addContractService(s: Store, contract: Row, values: Body): Row {
     }
   }
   const id = s.nextId('contractServices');
+  // unitPrice/adjustedPrice are in the customer's currency; the internalCurrency* twins in the MSP's own.
   const row = makeRow('ContractServices', id, {
     ...values,
     contractID: contract.id,
-    internalCurrencyUnitPrice: values.unitPrice,
-    internalCurrencyAdjustedPrice: values.adjustedPrice ?? null,
+    internalCurrencyUnitPrice: toInternal(s, contract.id, values.unitPrice),
+    internalCurrencyAdjustedPrice: toInternal(s, contract.id, values.adjustedPrice),
   });
   s.db.contractServices.set(id, row);
   return row;
@@ -130,7 +131,8 @@ export function updateContractService(s: Store, parentId: number | undefined, ra
     throw notFound(`No ContractService with id ${row.id} on contract ${parentId}`);
   const changes = parseUpdate(SPECS.ContractServices, body, row);
   const next = { ...row, ...changes };
-  if ('adjustedPrice' in changes) next.internalCurrencyAdjustedPrice = changes.adjustedPrice;
+  if ('adjustedPrice' in changes)
+    next.internalCurrencyAdjustedPrice = toInternal(s, row.contractID, changes.adjustedPrice);
   s.db.contractServices.set(row.id, next);
   return row.id;
 }
@@ -148,6 +150,9 @@ function checkCharge(s: Store, c: Body): void {
   if (none(c.productID) && none(c.billingCodeID))
     throw businessError('productID or billingCodeID is required');
   if (!none(c.billingCodeID)) mustExist(s.db.billingCodes, c.billingCodeID, 'billingCodeID', 'BillingCode');
+  const types = picklistValues(s, 'ContractCharges', 'chargeType');
+  if (types && !types.includes(c.chargeType as number))
+    throw businessError(`chargeType ${String(c.chargeType)} is not a valid value`);
 }
 
 export function createCharge(s: Store, parentId: number, raw: Body): number {

@@ -1,0 +1,258 @@
+import { type ApplyResults, TargetError } from '../types.ts';
+import { type AutotaskClient, AutotaskError, classifyAutotaskError, type Filter } from './client.ts';
+import { addDays } from './mappers.ts';
+import type {
+  AddContractServiceData,
+  AdjustUnitsData,
+  CreateContractData,
+  CreateServiceData,
+  IdOrRef,
+  PostChargeData,
+  RenewContractData,
+  SetPriceData,
+  UpdateServiceData,
+} from './ops.ts';
+import { parseAll } from './read.ts';
+import { sameServiceName } from './resolve.ts';
+import {
+  Contract,
+  ContractCharge,
+  ContractService,
+  ContractServiceUnit,
+  FieldsResponse,
+  Service,
+} from './schemas.ts';
+import { unitsDateFor, unitsOn } from './state.ts';
+
+/** Autotask allows one adjustment per contract service and day; a clash moves the delta up to 6 days on. */
+export const MAX_ADJUSTMENT_SHIFT_DAYS = 6;
+/** Creates whose answer was lost (timeout, reset) are looked up and, when absent, sent again this often. */
+export const MAX_CREATE_TRIES = 3;
+const DUPLICATE_PERIOD = /duplicate data into contract_service_period/i;
+
+/** A request that may have reached Autotask without us hearing back: look before sending it again. */
+const answerLost = (err: unknown): boolean => classifyAutotaskError(err).kind === 'transient';
+
+/** The lowest id: when a lookup finds more than one (made before this connector), the oldest wins. */
+const oldest = (rows: { id: number }[]): number | undefined =>
+  rows.length === 0 ? undefined : Math.min(...rows.map((r) => r.id));
+
+/**
+ * Create-once: look up by the stable key first (a create that timed out may have happened), create, and when
+ * Autotask answers `{"itemId": null}` look up again. A create whose answer was lost is looked up before it is
+ * sent again, so a slow Autotask never gets the same record twice.
+ */
+export async function ensure(
+  what: string,
+  find: () => Promise<number | undefined>,
+  create: () => Promise<number | null>,
+): Promise<number> {
+  for (let tries = 1; ; tries++) {
+    const existing = await find();
+    if (existing !== undefined) return existing;
+    let created: number | null;
+    try {
+      created = await create();
+    } catch (err) {
+      if (tries < MAX_CREATE_TRIES && answerLost(err)) continue;
+      throw err;
+    }
+    if (created !== null) return created;
+    const found = await find();
+    if (found !== undefined) return found;
+    throw new TargetError(`Autotask accepted the ${what} but it cannot be found`, undefined, []);
+  }
+}
+
+/** An id from the plan, or the id an earlier op of this run returned. */
+export function resolveId(value: IdOrRef, results: ApplyResults): number {
+  if (typeof value === 'number') return value;
+  const result = results.get(value.ref);
+  if (typeof result === 'number') return result;
+  throw new TargetError(`needs the result of ${value.ref}, which has not run successfully`, undefined, []);
+}
+
+/** The writes of a plan, each safe to repeat: every create looks its stable key up first. */
+export function createAppliers(client: AutotaskClient) {
+  async function createService(data: CreateServiceData): Promise<number> {
+    const find = async () => {
+      const rows = parseAll(
+        Service,
+        await client.query('Services', [{ op: 'eq', field: 'name', value: data.body.name }]),
+        'Service',
+      );
+      return oldest(rows.filter((s) => sameServiceName(s.name, data.body.name)));
+    };
+    return ensure(`service "${data.body.name}"`, find, () => client.create('Services', { ...data.body }));
+  }
+
+  const updateService = (data: UpdateServiceData) =>
+    client.update('Services', { id: data.serviceId, ...data.changes });
+
+  async function createContract(data: CreateContractData): Promise<number> {
+    const number = data.body.contractNumber;
+    const find = async () => {
+      const rows = parseAll(
+        Contract,
+        await client.query('Contracts', [{ op: 'eq', field: 'contractNumber', value: number }]),
+        'Contract',
+      );
+      return oldest(rows.filter((c) => c.contractNumber === number));
+    };
+    return ensure(`contract ${number}`, find, () => client.create('Contracts', { ...data.body }));
+  }
+
+  /** Moves the end date (PATCH sends only what changes); repeating it changes nothing. */
+  async function renewContract(data: RenewContractData): Promise<number> {
+    await client.update('Contracts', {
+      id: data.contractId,
+      endDate: data.endDate,
+      ...(data.status !== undefined ? { status: data.status } : {}),
+    });
+    return data.contractId;
+  }
+
+  async function addContractService(data: AddContractServiceData, results: ApplyResults): Promise<number> {
+    const contractId = resolveId(data.contractId, results);
+    const serviceId = resolveId(data.serviceId, results);
+    const find = async () => {
+      const filter: Filter[] = [
+        { op: 'eq', field: 'contractID', value: contractId },
+        { op: 'eq', field: 'serviceID', value: serviceId },
+      ];
+      return oldest(
+        parseAll(ContractService, await client.query('ContractServices', filter), 'ContractService'),
+      );
+    };
+    const body = {
+      contractID: contractId,
+      serviceID: serviceId,
+      unitPrice: data.unitPrice,
+      ...(data.unitCost !== undefined ? { unitCost: data.unitCost } : {}),
+      invoiceDescription: data.invoiceDescription,
+    };
+    return ensure(`service ${serviceId} on contract ${contractId}`, find, () =>
+      client.create(`Contracts/${contractId}/Services`, body),
+    );
+  }
+
+  /** `adjustedPrice` is the one price of a contract service Autotask lets a client change. */
+  async function setPrice(data: SetPriceData): Promise<number> {
+    await client.update(`Contracts/${data.contractId}/Services`, {
+      id: data.contractServiceId,
+      adjustedPrice: data.adjustedPrice,
+    });
+    return data.contractServiceId;
+  }
+
+  async function unitsNow(contractServiceID: number, day: string): Promise<number> {
+    const rows = parseAll(
+      ContractServiceUnit,
+      await client.query('ContractServiceUnits', [
+        { op: 'eq', field: 'contractServiceID', value: contractServiceID },
+        { op: 'lte', field: 'startDate', value: addDays(day, 1) },
+        { op: 'gte', field: 'endDate', value: addDays(day, -1) },
+      ]),
+      'ContractServiceUnit',
+    );
+    return unitsOn(rows, day) ?? 0;
+  }
+
+  /**
+   * Posts the difference between the target units and the units Autotask shows now (re-read, so a retry of
+   * this op after a post that did land posts nothing). A clash with an adjustment already made that day moves
+   * the delta to the next day; a post whose answer was lost is re-read before it is sent again.
+   */
+  async function adjustUnits(data: AdjustUnitsData, results: ApplyResults) {
+    const contractID = resolveId(data.contractId, results);
+    const contractServiceID = resolveId(data.contractServiceId, results);
+    const serviceID = resolveId(data.serviceId, results);
+    const readDate = data.readDate ?? unitsDateFor(data.effectiveDate);
+    const tried: string[] = [];
+    let shift = 0;
+    for (let tries = 1; ; tries++) {
+      const unitChange = data.targetUnits - (await unitsNow(contractServiceID, readDate));
+      if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
+      for (; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
+        const effectiveDate = addDays(data.effectiveDate, shift);
+        try {
+          const itemId = await client.create('ContractServiceAdjustments', {
+            contractID,
+            contractServiceID,
+            serviceID,
+            unitChange,
+            effectiveDate,
+            ...(data.adjustedUnitPrice !== undefined ? { adjustedUnitPrice: data.adjustedUnitPrice } : {}),
+            ...(data.adjustedUnitCost !== undefined ? { adjustedUnitCost: data.adjustedUnitCost } : {}),
+          });
+          return { itemId, unitChange, effectiveDate };
+        } catch (err) {
+          if (tries < MAX_CREATE_TRIES && answerLost(err)) break;
+          if (!(err instanceof AutotaskError) || !err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m)))
+            throw err;
+          tried.push(effectiveDate);
+        }
+      }
+      if (shift > MAX_ADJUSTMENT_SHIFT_DAYS) {
+        throw new TargetError(
+          `Autotask already has an adjustment of contract service ${contractServiceID} on each day ${tried[0]} to ${tried.at(-1)}`,
+          500,
+          ['duplicate data into contract_service_period'],
+        );
+      }
+    }
+  }
+
+  // The "Operational" charge type's value differs per Autotask instance: read once per connector.
+  let chargeType: Promise<number> | undefined;
+  function operationalChargeType(): Promise<number> {
+    chargeType ??= client
+      .metadata('ContractCharges/entityInformation/fields')
+      .then((data) => {
+        const field = FieldsResponse.parse(data).fields.find((f) => f.name.toLowerCase() === 'chargetype');
+        const values = (field?.picklistValues ?? []).filter((v) => v.isActive !== false);
+        const pick =
+          values.find((v) => v.label.trim().toLowerCase() === 'operational') ??
+          values.find((v) => v.isDefaultValue) ??
+          values[0];
+        const value = Number(pick?.value);
+        if (!pick || !Number.isInteger(value)) {
+          throw new TargetError('Autotask lists no active chargeType for ContractCharges', undefined, []);
+        }
+        return value;
+      })
+      .catch((err) => {
+        chargeType = undefined;
+        throw err;
+      });
+    return chargeType;
+  }
+
+  /** A usage charge, looked up by its key (purchaseOrderNumber) first, so a month is never posted twice. */
+  async function postCharge(data: PostChargeData, results: ApplyResults): Promise<number> {
+    const contractId = resolveId(data.contractId, results);
+    const find = async () =>
+      oldest(
+        parseAll(
+          ContractCharge,
+          await client.query('ContractCharges', [
+            { op: 'eq', field: 'purchaseOrderNumber', value: data.key },
+          ]),
+          'ContractCharge',
+        ).filter((c) => c.purchaseOrderNumber === data.key),
+      );
+    const body = { ...data.body, contractID: contractId, chargeType: await operationalChargeType() };
+    return ensure(`charge ${data.key}`, find, () => client.create(`Contracts/${contractId}/Charges`, body));
+  }
+
+  return {
+    createService,
+    updateService,
+    createContract,
+    renewContract,
+    addContractService,
+    setPrice,
+    adjustUnits,
+    postCharge,
+  };
+}

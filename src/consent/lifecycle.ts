@@ -1,0 +1,148 @@
+import type { Queue } from 'bullmq';
+import type { LinkMapping } from '../../connectors/types.ts';
+import { removeLinkJobs } from '../links/link-jobs.ts';
+import { getLink, getMapping, type Link, putMapping } from '../links/links.ts';
+import { assertMappingFits, type MappingDocument } from '../links/target-account.ts';
+import type { UnlinkReport } from '../links/unlink.ts';
+import type { RetryPolicy } from '../queue/catalog.ts';
+import { scheduleLink, unscheduleLink } from '../queue/queues.ts';
+import { enqueueUnlink, unlinkJobId } from '../queue/unlink.ts';
+import type { StoreContext } from '../store/context.ts';
+import type { Actor } from './consents.ts';
+import { type RevokeResult, revokeConsent, type StopReport, stopLinks } from './revoke.ts';
+import { resumeLink, suspendLink } from './suspend.ts';
+
+export interface LifecycleDeps {
+  store: StoreContext;
+  syncQueue: Queue;
+  unlinkQueue: Queue;
+  retry: RetryPolicy;
+  /** REVOKE_WAIT_MS: longest wait for in-flight requests (and, on request, for the unlink). */
+  waitMs: number;
+}
+
+/** What the unlink of a revoked link deletes; the answer lists it as done or as queued. */
+export const UNLINK_DELETES = [
+  'job schedule and queued sync jobs',
+  'stored credentials (target and SpinPanel API key)',
+  'mappings, opt-outs and cached billing data',
+  'run details (kept only as counts, without names)',
+] as const;
+
+export const NOT_RETROACTIVE =
+  'Data already delivered to the billing system stays there: revocation is not retroactive.';
+
+export interface UnlinkState {
+  linkId: string;
+  jobId: string;
+  state: string;
+  report?: UnlinkReport;
+}
+
+export interface RevocationAnswer extends RevokeResult {
+  unscheduled: string[];
+  /** Per closed link: running syncs cancelled, requests on the wire and what became of them. */
+  stopped: StopReport[];
+  /** True when every request on the wire at revocation was answered before this answer: none can arrive later. */
+  confirmed: boolean;
+  unlink: UnlinkState[];
+}
+
+export interface SuspendAnswer {
+  link: Link;
+  stopped: StopReport;
+  unscheduled: boolean;
+  queuedJobsRemoved: number;
+}
+
+/** Revocation, suspension and mappings: the link lifecycle the admin API and privacy features share. */
+export function createLifecycleServices(d: LifecycleDeps) {
+  const { store, syncQueue, unlinkQueue } = d;
+
+  async function waitForUnlinks(jobs: UnlinkState[]): Promise<void> {
+    const until = Date.now() + d.waitMs;
+    for (const u of jobs) {
+      for (;;) {
+        const job = await unlinkQueue.getJob(u.jobId);
+        u.state = job ? await job.getState() : 'unknown';
+        if (u.state === 'completed') u.report = job?.returnvalue as UnlinkReport;
+        if (u.state === 'completed' || u.state === 'failed' || Date.now() > until) break;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    }
+  }
+
+  return {
+    /**
+     * Withdraws a consent. Answers only when nothing more of its links can reach a target: the gate is closed
+     * (one MULTI), running syncs are told to cancel, and the wait for requests on the wire is over. The unlink
+     * (credentials destroyed, data purged) is a durable job; with `waitForUnlink` the answer waits for it too.
+     */
+    async revokeConsent(
+      actor: Actor,
+      accountId: string,
+      consentId: string,
+      opts: { waitForUnlink?: boolean } = {},
+    ): Promise<RevocationAnswer> {
+      const result = await revokeConsent(store, actor, accountId, consentId);
+      const linkIds = result.closedLinkIds;
+      // Queued first, so the unlink is durable as early as possible; it waits for running syncs by itself.
+      const unlink: UnlinkState[] = [];
+      for (const linkId of linkIds) {
+        await enqueueUnlink(unlinkQueue, { accountId, linkId, cause: 'consent.revoked' });
+        unlink.push({ linkId, jobId: unlinkJobId(linkId), state: 'queued' });
+      }
+      const [stopped, unscheduled] = await Promise.all([
+        stopLinks(store, syncQueue, accountId, linkIds, 'the link is revoked', d.waitMs),
+        Promise.all(linkIds.map((id) => unscheduleLink(syncQueue, accountId, id))),
+      ]);
+      if (opts.waitForUnlink) await waitForUnlinks(unlink);
+      return {
+        ...result,
+        unscheduled: linkIds.filter((_, i) => unscheduled[i]),
+        stopped,
+        confirmed: stopped.every((s) => s.inFlight.unconfirmed === 0),
+        unlink,
+      };
+    },
+
+    /** Pauses a link: gate closed under a new epoch, running sync cancelled, schedule removed; nothing deleted. */
+    async suspendLink(actor: Actor, accountId: string, linkId: string): Promise<SuspendAnswer> {
+      const link = await suspendLink(store, actor, accountId, linkId);
+      const [stopped] = await stopLinks(store, syncQueue, accountId, [linkId], 'the link is suspended', d.waitMs);
+      const unscheduled = await unscheduleLink(syncQueue, accountId, linkId);
+      // Queued runs carry the old epoch and would only be refused at the gate: removing them keeps history clean.
+      const queuedJobsRemoved = await removeLinkJobs(syncQueue, accountId, linkId, 'pending');
+      return { link, stopped: stopped!, unscheduled, queuedJobsRemoved };
+    },
+
+    /** Re-opens a suspended link under a new epoch and gives it its schedule back. */
+    async resumeLink(actor: Actor, accountId: string, linkId: string): Promise<Link> {
+      const link = await resumeLink(store, actor, accountId, linkId);
+      await scheduleLink(syncQueue, link, d.retry);
+      return link;
+    },
+
+    async getMapping(accountId: string, linkId: string): Promise<MappingDocument> {
+      const link = await getLink(store, accountId, linkId);
+      const mapping = await getMapping(store, accountId, linkId);
+      return { linkId, ...(link.targetAccount ? { targetAccount: link.targetAccount } : {}), ...mapping };
+    },
+
+    /** A document stamped for another target account (e.g. copied from an unlinked link) is refused. */
+    async putMapping(
+      actor: Actor,
+      accountId: string,
+      linkId: string,
+      doc: MappingDocument | LinkMapping,
+    ): Promise<MappingDocument> {
+      const link = await getLink(store, accountId, linkId);
+      assertMappingFits(link, doc as MappingDocument);
+      const saved = await putMapping(store, actor, accountId, linkId, {
+        customers: doc.customers,
+        products: doc.products,
+      });
+      return { linkId, ...(link.targetAccount ? { targetAccount: link.targetAccount } : {}), ...saved };
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import axios from 'axios';
+import nock from 'nock';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
+import type { PlanOp } from '../../connectors/types.ts';
+
+const ZONE = 'https://zone3.test';
+const API = '/ATServicesRest/V1.0';
+const Q = (entity: string) => `${API}/${entity}/query`;
+
+function connector() {
+  return createAutotaskConnector({
+    http: axios.create({ timeout: 2_000 }),
+    credentials: { userName: 'api@example.com', secret: 'shh-secret', integrationCode: 'CODE' },
+    settings: { serviceBillingCodeId: 29682801, azureBillingCodeId: 29682802 },
+    zoneLookupUrl: 'https://lookup.test/atservicesrest/v1.0/zoneInformation',
+    zoneUrl: `${ZONE}/ATServicesRest/`,
+    client: { sleep: async () => {} },
+  });
+}
+
+const contractBody = {
+  contractName: 'SpinPanel – Contoso',
+  contractNumber: 'SP-c1',
+  contractType: 7,
+  status: 1,
+  companyID: 100,
+  startDate: '2025-03-01',
+  endDate: '2026-02-28',
+  timeReportingRequiresStartAndStopTimes: 1,
+  description: 'x',
+};
+const createContract: PlanOp = {
+  key: 'contract:c1',
+  kind: 'createContract',
+  summary: '',
+  data: { body: contractBody },
+};
+const contractRow = {
+  ...contractBody,
+  id: 77,
+  startDate: '2025-03-01T00:00:00Z',
+  endDate: '2026-02-28T00:00:00Z',
+};
+const unitsRow = (units: number) => ({
+  id: 1,
+  contractID: 77,
+  contractServiceID: 900,
+  startDate: '2025-03-01T00:00:00Z',
+  endDate: '2025-03-31T00:00:00Z',
+  units,
+});
+const adjust: PlanOp = {
+  key: 'adj:c1:p1:2025-03-10',
+  kind: 'adjustUnits',
+  summary: '',
+  data: {
+    contractId: 77,
+    contractServiceId: 900,
+    serviceId: 5,
+    unitChange: 3,
+    targetUnits: 3,
+    effectiveDate: '2025-03-10',
+  },
+};
+const charge: PlanOp = {
+  key: 'charge:SP-abc-2025-02',
+  kind: 'postCharge',
+  summary: '',
+  data: {
+    contractId: 77,
+    key: 'SP-abc-2025-02',
+    body: {
+      name: 'Azure 2025-02',
+      description: 'd',
+      datePurchased: '2025-02-28',
+      unitQuantity: 1,
+      unitPrice: 12,
+      unitCost: 10,
+      billingCodeID: 29682802,
+      isBillableToCompany: true,
+      purchaseOrderNumber: 'SP-abc-2025-02',
+    },
+  },
+};
+const fields = (
+  chargeTypes: { value: string; label: string; isActive?: boolean; isDefaultValue?: boolean }[],
+) => ({
+  fields: [
+    { name: 'id', isPickList: false, picklistValues: null },
+    { name: 'chargeType', isPickList: true, picklistValues: chargeTypes },
+  ],
+});
+
+/** What axios reports when a request outlives its timeout: no answer, so no way to know whether it landed. */
+const timedOut = () => Object.assign(new Error('timeout of 2000ms exceeded'), { code: 'ECONNABORTED' });
+
+beforeAll(() => nock.disableNetConnect());
+afterEach(() => nock.cleanAll());
+
+describe('autotask apply: never a duplicate', () => {
+  it('after a create timed out, finds the record it made instead of creating it again', async () => {
+    const scope = nock(ZONE)
+      .post(Q('Contracts'))
+      .reply(200, { items: [] })
+      .post(`${API}/Contracts`)
+      // The record was made but the answer never came back.
+      .replyWithError(timedOut())
+      .post(Q('Contracts'))
+      .reply(200, { items: [contractRow] });
+    expect(await connector().apply(createContract, new Map())).toBe(77);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('after a lost answer of a create that did not happen, looks up and then creates once more', async () => {
+    const posts: unknown[] = [];
+    const scope = nock(ZONE)
+      .post(Q('Contracts'))
+      .twice()
+      .reply(200, { items: [] })
+      .post(`${API}/Contracts`)
+      .replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }))
+      .post(`${API}/Contracts`, (b) => posts.push(b) > 0)
+      .reply(200, { itemId: 78 });
+    expect(await connector().apply(createContract, new Map())).toBe(78);
+    expect(posts).toHaveLength(1);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('after an adjustment timed out, re-reads the units and posts nothing when it had landed', async () => {
+    const scope = nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [unitsRow(0)] })
+      .post(`${API}/ContractServiceAdjustments`)
+      .replyWithError(timedOut())
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [unitsRow(3)] });
+    expect(await connector().apply(adjust, new Map())).toMatchObject({ unitChange: 0 });
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('does not retry a create Autotask refused with a business rule', async () => {
+    nock(ZONE)
+      .post(Q('Contracts'))
+      .reply(200, { items: [] })
+      .post(`${API}/Contracts`)
+      .reply(500, { errors: ['companyID 100 does not refer to an existing Company'] });
+    await expect(connector().apply(createContract, new Map())).rejects.toThrow(
+      'does not refer to an existing Company',
+    );
+    expect(nock.pendingMocks()).toEqual([]);
+  });
+});
+
+describe('autotask apply: usage charges', () => {
+  it('posts a charge under its contract with the instance’s "Operational" charge type', async () => {
+    const posted: unknown[] = [];
+    const scope = nock(ZONE)
+      .get(`${API}/ContractCharges/entityInformation/fields`)
+      .reply(
+        200,
+        fields([
+          { value: '4', label: 'Capitalized', isDefaultValue: true },
+          { value: '9', label: 'Operational' },
+        ]),
+      )
+      .post(Q('ContractCharges'), (b) => JSON.stringify(b.filter).includes('SP-abc-2025-02'))
+      .reply(200, { items: [] })
+      .post(`${API}/Contracts/77/Charges`, (b) => posted.push(b) > 0)
+      .reply(200, { itemId: 501 });
+    expect(await connector().apply(charge, new Map())).toBe(501);
+    expect(posted).toEqual([
+      expect.objectContaining({
+        contractID: 77,
+        chargeType: 9,
+        purchaseOrderNumber: 'SP-abc-2025-02',
+        unitPrice: 12,
+      }),
+    ]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('does not post a charge whose key Autotask already holds', async () => {
+    const scope = nock(ZONE)
+      .get(`${API}/ContractCharges/entityInformation/fields`)
+      .reply(200, fields([{ value: '1', label: 'Operational' }]))
+      .post(Q('ContractCharges'))
+      .reply(200, {
+        items: [{ id: 500, contractID: 77, purchaseOrderNumber: 'SP-abc-2025-02', unitPrice: 12 }],
+      });
+    expect(await connector().apply(charge, new Map())).toBe(500);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('renews a contract and sets a price with PATCHes to the collection URL', async () => {
+    const bodies: unknown[] = [];
+    const scope = nock(ZONE)
+      .patch(`${API}/Contracts`, (b) => bodies.push(b) > 0)
+      .reply(200, { itemId: 77 })
+      .patch(`${API}/Contracts/77/Services`, (b) => bodies.push(b) > 0)
+      .reply(200, { itemId: 900 });
+    const c = connector();
+    await c.apply(
+      {
+        key: 'renew:c1',
+        kind: 'renewContract',
+        summary: '',
+        data: { contractId: 77, contractNumber: 'SP-c1', endDate: '2027-02-28' },
+      },
+      new Map(),
+    );
+    await c.apply(
+      {
+        key: 'price:c1:p1',
+        kind: 'setPrice',
+        summary: '',
+        data: { contractId: 77, contractServiceId: 900, adjustedPrice: 14 },
+      },
+      new Map(),
+    );
+    expect(bodies).toEqual([
+      { id: 77, endDate: '2027-02-28' },
+      { id: 900, adjustedPrice: 14 },
+    ]);
+    expect(scope.isDone()).toBe(true);
+  });
+});
