@@ -89,7 +89,10 @@ async function main() {
     }
     const round = (o: Record<string, number>) =>
       Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v * 10) / 10]));
-    const idle = { revokeMs: stats(samples.idle.revokeMs), untilUnlinkedMs: stats(samples.idle.untilUnlinkedMs) };
+    const idle = {
+      revokeMs: stats(samples.idle.revokeMs),
+      untilUnlinkedMs: stats(samples.idle.untilUnlinkedMs),
+    };
     const busy = {
       revokeMs: stats(samples.runningSync.revokeMs),
       untilUnlinkedMs: stats(samples.runningSync.untilUnlinkedMs),

@@ -88,6 +88,13 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
       leaseMs: config.HTTP_TIMEOUT_MS + 10_000,
     });
   const workers: Worker[] = [];
+  // BullMQ does not close a connection it was handed, so the app keeps the ones it makes and closes them itself.
+  const connections: Redis[] = [];
+  const dup = () => {
+    const c = redis.duplicate();
+    connections.push(c);
+    return c;
+  };
   let queueEvents: QueueEvents | undefined;
   const retry: RetryPolicy = {
     attempts: config.SYNC_ATTEMPTS,
@@ -104,7 +111,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     connectorEnv,
     events: () => {
       queueEvents ??= new QueueEvents('sync', {
-        connection: redis.duplicate(),
+        connection: dup(),
         prefix: queuePrefix(config.REDIS_PREFIX),
       });
       return queueEvents;
@@ -122,7 +129,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     services,
     startWorker(concurrency = config.SYNC_CONCURRENCY) {
       const worker = createSyncWorker({
-        connection: redis.duplicate(),
+        connection: dup(),
         prefix: config.REDIS_PREFIX,
         concurrency,
         engine,
@@ -133,7 +140,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
       // Every worker process also unlinks (its own queue, so unlinking never waits behind long syncs).
       if (!workers.some((w) => w.name === 'unlink')) {
         const unlinker = createUnlinkWorker({
-          connection: redis.duplicate(),
+          connection: dup(),
           prefix: config.REDIS_PREFIX,
           deps: { store, syncQueue: queue, lockTtlMs: config.SYNC_LOCK_TTL_MS },
           logger,
@@ -160,6 +167,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
       await queueEvents?.close();
       await queue.close();
       await unlinkQueue.close();
+      for (const c of connections) c.disconnect();
       redis.disconnect();
     },
   };

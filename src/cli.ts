@@ -1,6 +1,7 @@
 import { Command } from 'commander';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
+import { registerLifecycleCommands } from './consent/cli.ts';
 import { buildServer } from './http/server.ts';
 import { registerPrivacyCommands } from './privacy/cli.ts';
 
@@ -55,6 +56,7 @@ export async function main(argv: string[]): Promise<void> {
       await runDemo();
     });
   registerPrivacyCommands(program);
+  registerLifecycleCommands(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {

@@ -22,10 +22,10 @@ import {
   FieldsResponse,
   Service,
 } from './schemas.ts';
-import { unitsDateFor, unitsOn } from './state.ts';
+import { MAX_ADJUSTMENT_SHIFT_DAYS, unitsDateFor, unitsOn } from './state.ts';
 
-/** Autotask allows one adjustment per contract service and day; a clash moves the delta up to 6 days on. */
-export const MAX_ADJUSTMENT_SHIFT_DAYS = 6;
+export { MAX_ADJUSTMENT_SHIFT_DAYS };
+
 /** Creates whose answer was lost (timeout, reset) are looked up and, when absent, sent again this often. */
 export const MAX_CREATE_TRIES = 3;
 const DUPLICATE_PERIOD = /duplicate data into contract_service_period/i;
@@ -38,17 +38,19 @@ const oldest = (rows: { id: number }[]): number | undefined =>
   rows.length === 0 ? undefined : Math.min(...rows.map((r) => r.id));
 
 /**
- * Create-once: look up by the stable key first (a create that timed out may have happened), create, and when
+ * Create-once: look up by the stable key first (an earlier create may have happened), create, and when
  * Autotask answers `{"itemId": null}` look up again. A create whose answer was lost is looked up before it is
- * sent again, so a slow Autotask never gets the same record twice.
+ * sent again, so a slow Autotask never gets the same record twice. `checked`: this run's own read just found
+ * no such record, so the first lookup is skipped (one run per link at a time: nobody else makes it meanwhile).
  */
 export async function ensure(
   what: string,
   find: () => Promise<number | undefined>,
   create: () => Promise<number | null>,
+  checked = false,
 ): Promise<number> {
   for (let tries = 1; ; tries++) {
-    const existing = await find();
+    const existing = checked && tries === 1 ? undefined : await find();
     if (existing !== undefined) return existing;
     let created: number | null;
     try {
@@ -72,9 +74,12 @@ export function resolveId(value: IdOrRef, results: ApplyResults): number {
   throw new TargetError(`needs the result of ${value.ref}, which has not run successfully`, undefined, []);
 }
 
-/** The writes of a plan, each safe to repeat: every create looks its stable key up first. */
+/**
+ * The writes of a plan, each safe to repeat: a create looks its stable key up first, unless `checked` says the
+ * plan was just made from a read that found none (the first application of an op of this connector's plan).
+ */
 export function createAppliers(client: AutotaskClient) {
-  async function createService(data: CreateServiceData): Promise<number> {
+  async function createService(data: CreateServiceData, checked = false): Promise<number> {
     const find = async () => {
       const rows = parseAll(
         Service,
@@ -83,13 +88,18 @@ export function createAppliers(client: AutotaskClient) {
       );
       return oldest(rows.filter((s) => sameServiceName(s.name, data.body.name)));
     };
-    return ensure(`service "${data.body.name}"`, find, () => client.create('Services', { ...data.body }));
+    return ensure(
+      `service "${data.body.name}"`,
+      find,
+      () => client.create('Services', { ...data.body }),
+      checked,
+    );
   }
 
   const updateService = (data: UpdateServiceData) =>
     client.update('Services', { id: data.serviceId, ...data.changes });
 
-  async function createContract(data: CreateContractData): Promise<number> {
+  async function createContract(data: CreateContractData, checked = false): Promise<number> {
     const number = data.body.contractNumber;
     const find = async () => {
       const rows = parseAll(
@@ -99,7 +109,7 @@ export function createAppliers(client: AutotaskClient) {
       );
       return oldest(rows.filter((c) => c.contractNumber === number));
     };
-    return ensure(`contract ${number}`, find, () => client.create('Contracts', { ...data.body }));
+    return ensure(`contract ${number}`, find, () => client.create('Contracts', { ...data.body }), checked);
   }
 
   /** Moves the end date (PATCH sends only what changes); repeating it changes nothing. */
@@ -112,7 +122,11 @@ export function createAppliers(client: AutotaskClient) {
     return data.contractId;
   }
 
-  async function addContractService(data: AddContractServiceData, results: ApplyResults): Promise<number> {
+  async function addContractService(
+    data: AddContractServiceData,
+    results: ApplyResults,
+    checked = false,
+  ): Promise<number> {
     const contractId = resolveId(data.contractId, results);
     const serviceId = resolveId(data.serviceId, results);
     const find = async () => {
@@ -131,8 +145,11 @@ export function createAppliers(client: AutotaskClient) {
       ...(data.unitCost !== undefined ? { unitCost: data.unitCost } : {}),
       invoiceDescription: data.invoiceDescription,
     };
-    return ensure(`service ${serviceId} on contract ${contractId}`, find, () =>
-      client.create(`Contracts/${contractId}/Services`, body),
+    return ensure(
+      `service ${serviceId} on contract ${contractId}`,
+      find,
+      () => client.create(`Contracts/${contractId}/Services`, body),
+      checked,
     );
   }
 
@@ -163,7 +180,7 @@ export function createAppliers(client: AutotaskClient) {
    * this op after a post that did land posts nothing). A clash with an adjustment already made that day moves
    * the delta to the next day; a post whose answer was lost is re-read before it is sent again.
    */
-  async function adjustUnits(data: AdjustUnitsData, results: ApplyResults) {
+  async function adjustUnits(data: AdjustUnitsData, results: ApplyResults, checked = false) {
     const contractID = resolveId(data.contractId, results);
     const contractServiceID = resolveId(data.contractServiceId, results);
     const serviceID = resolveId(data.serviceId, results);
@@ -171,7 +188,11 @@ export function createAppliers(client: AutotaskClient) {
     const tried: string[] = [];
     let shift = 0;
     for (let tries = 1; ; tries++) {
-      const unitChange = data.targetUnits - (await unitsNow(contractServiceID, readDate));
+      // The plan's delta stands on the first try when it comes from this run's read of the same units.
+      const unitChange =
+        checked && tries === 1
+          ? data.unitChange
+          : data.targetUnits - (await unitsNow(contractServiceID, readDate));
       if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
       for (; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
         const effectiveDate = addDays(data.effectiveDate, shift);
@@ -229,7 +250,7 @@ export function createAppliers(client: AutotaskClient) {
   }
 
   /** A usage charge, looked up by its key (purchaseOrderNumber) first, so a month is never posted twice. */
-  async function postCharge(data: PostChargeData, results: ApplyResults): Promise<number> {
+  async function postCharge(data: PostChargeData, results: ApplyResults, checked = false): Promise<number> {
     const contractId = resolveId(data.contractId, results);
     const find = async () =>
       oldest(
@@ -242,7 +263,12 @@ export function createAppliers(client: AutotaskClient) {
         ).filter((c) => c.purchaseOrderNumber === data.key),
       );
     const body = { ...data.body, contractID: contractId, chargeType: await operationalChargeType() };
-    return ensure(`charge ${data.key}`, find, () => client.create(`Contracts/${contractId}/Charges`, body));
+    return ensure(
+      `charge ${data.key}`,
+      find,
+      () => client.create(`Contracts/${contractId}/Charges`, body),
+      checked,
+    );
   }
 
   return {

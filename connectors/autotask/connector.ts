@@ -77,30 +77,37 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
   const readState = (desired: DesiredState, mapping: LinkMapping): Promise<AutotaskState> =>
     readAutotaskState(client, desired, mapping, settings);
 
+  // Ops of a plan this connector made from its own read, not applied yet: their lookups were that read.
+  const unapplied = new WeakSet<PlanOp>();
+
   function plan(desired: DesiredState, state: unknown, mapping: LinkMapping): Plan {
     assertAutotaskState(state);
-    return planAutotask(desired, state, mapping, settings);
+    const made = planAutotask(desired, state, mapping, settings);
+    for (const op of made.ops) unapplied.add(op);
+    return made;
   }
 
   async function apply(op: PlanOp, results: ApplyResults): Promise<unknown> {
     const o = op as AutotaskOp;
+    // Any other op (a replayed or rebuilt plan, a second try) looks its key up, or re-reads units, first.
+    const checked = unapplied.delete(op);
     switch (o.kind) {
       case 'createService':
-        return appliers.createService(o.data);
+        return appliers.createService(o.data, checked);
       case 'updateService':
         return appliers.updateService(o.data);
       case 'createContract':
-        return appliers.createContract(o.data);
+        return appliers.createContract(o.data, checked);
       case 'renewContract':
         return appliers.renewContract(o.data);
       case 'addContractService':
-        return appliers.addContractService(o.data, results);
+        return appliers.addContractService(o.data, results, checked);
       case 'setPrice':
         return appliers.setPrice(o.data);
       case 'adjustUnits':
-        return appliers.adjustUnits(o.data, results);
+        return appliers.adjustUnits(o.data, results, checked);
       case 'postCharge':
-        return appliers.postCharge(o.data, results);
+        return appliers.postCharge(o.data, results, checked);
       default: {
         const never: never = o;
         throw new TargetError(`unknown Autotask operation ${String((never as PlanOp).kind)}`, undefined, []);

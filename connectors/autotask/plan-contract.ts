@@ -12,8 +12,8 @@ import { type AdjustUnitsData, type AutotaskOp, type IdOrRef, isRef, refKeys } f
 import type { ServiceResolver } from './plan-services.ts';
 import { linePrice, pricingSourceOf, samePrice } from './pricing.ts';
 import { type ContractChoice, maxDay } from './resolve.ts';
-import type { AutotaskSettings, Company, ContractService, Service } from './schemas.ts';
-import { type AutotaskState, type Indexed, readDateFor, unitsDateFor, unitsOn } from './state.ts';
+import type { AutotaskSettings, Company, ContractService, ContractServiceUnit, Service } from './schemas.ts';
+import { type AutotaskState, freeDay, type Indexed, readDateFor, unitsDateFor, unitsOn } from './state.ts';
 import { planUsageMonth } from './usage.ts';
 
 /** One target contract and what SpinPanel wants on it (several customers may share a mapped one). */
@@ -219,6 +219,7 @@ function planGroup(group: ServiceGroup, t: Target, env: PlanEnv): void {
       before ?? 0,
       delta,
       t,
+      cs ? env.idx.rowsByCs.get(cs.id) : undefined,
       {
         contractId: t.ref,
         contractServiceId: csRef,
@@ -281,6 +282,7 @@ function planRetirements(wanted: Set<number>, t: Target, env: PlanEnv): void {
       units,
       -units,
       t,
+      env.idx.rowsByCs.get(cs.id),
       {
         contractId: t.ref,
         contractServiceId: cs.id,
@@ -347,18 +349,21 @@ function adjustOp(
   what: string,
   before: number,
   delta: number,
-  t: Pick<Target, 'date' | 'readDate' | 'prereq'>,
+  t: Pick<Target, 'date' | 'readDate' | 'prereq' | 'span'>,
+  rows: ContractServiceUnit[] | undefined,
   ids: Omit<AdjustUnitsData, 'unitChange' | 'targetUnits' | 'effectiveDate' | 'readDate'>,
 ): AutotaskOp {
+  // A day that already holds an adjustment of this service would be refused: take the next free one.
+  const day = rows ? freeDay(rows, t.date, t.span.start) : t.date;
   return {
     key: `adj:${customerId}:${productId}:${t.date}`,
     kind: 'adjustUnits',
     customerId,
-    summary: `${what}: ${delta > 0 ? '+' : ''}${delta} (${before} → ${before + delta}) from ${t.date}`,
+    summary: `${what}: ${delta > 0 ? '+' : ''}${delta} (${before} → ${before + delta}) from ${day}`,
     needs: [...refKeys(ids.contractId, ids.contractServiceId, ids.serviceId), ...t.prereq],
     data: {
       ...ids,
-      effectiveDate: t.date,
+      effectiveDate: day,
       readDate: t.readDate,
       unitChange: delta,
       targetUnits: before + delta,

@@ -137,10 +137,29 @@ export async function readAutotaskState(
   // A contract that ends before the units date is read at its end: its last units are what a renewal keeps.
   const ending = contracts.filter((c) => c.endDate < unitsDate);
 
-  // Rows around the units date; the planner picks the exact one (tolerates time zones in date filters).
+  // The rows around the units date (the planner picks the exact one; a day either side tolerates time zones),
+  // and those starting in the week from the effective date: rows split where an adjustment takes effect, so
+  // the planner can date a new one on a free day instead of being refused. Mostly the same rows, one page.
   const around: Filter[] = [
-    { op: 'lte', field: 'startDate', value: addDays(unitsDate, 1) },
-    { op: 'gte', field: 'endDate', value: addDays(unitsDate, -1) },
+    {
+      op: 'or',
+      items: [
+        {
+          op: 'and',
+          items: [
+            { op: 'lte', field: 'startDate', value: addDays(unitsDate, 1) },
+            { op: 'gte', field: 'endDate', value: addDays(unitsDate, -1) },
+          ],
+        },
+        {
+          op: 'and',
+          items: [
+            { op: 'gte', field: 'startDate', value: desired.effectiveDate },
+            { op: 'lt', field: 'startDate', value: unitsDate },
+          ],
+        },
+      ],
+    },
   ];
   const firstEnd = ending.map((c) => c.endDate).sort()[0];
   const unitOpts = { includeFields: FIELDS.ContractServiceUnits };

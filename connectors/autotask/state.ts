@@ -81,6 +81,38 @@ export function unitsOn(rows: readonly ContractServiceUnit[] | undefined, day: s
   return best?.units;
 }
 
+/** Autotask allows one adjustment per contract service and day; a clash moves the delta up to 6 days on. */
+export const MAX_ADJUSTMENT_SHIFT_DAYS = 6;
+
+const isMonthStart = (day: string): boolean => day.endsWith('-01');
+
+/**
+ * Whether the rows show an adjustment on `day`: rows split where one takes effect, so a row starting on a day
+ * that is no period start (contract start, 1st of a month) is one; on a period start, a change of units from
+ * the row before is (without that row, none is assumed: apply still moves on past a refused day).
+ */
+export function adjustedOn(
+  rows: readonly ContractServiceUnit[],
+  day: string,
+  contractStart: string,
+): boolean {
+  const row = rows.find((r) => r.startDate === day);
+  if (!row) return false;
+  if (day !== contractStart && !isMonthStart(day)) return true;
+  const prev = rows.find((r) => r.endDate === addDays(day, -1));
+  if (!prev) return day === contractStart && row.units !== 0;
+  return row.units !== prev.units;
+}
+
+/** The first day from `date` without an adjustment of this contract service (else `date`: apply shifts on). */
+export function freeDay(rows: readonly ContractServiceUnit[], date: string, contractStart: string): string {
+  for (let shift = 0; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
+    const day = addDays(date, shift);
+    if (!adjustedOn(rows, day, contractStart)) return day;
+  }
+  return date;
+}
+
 /** The day whose units count for a contract: the units date, or the contract's last day when it ends sooner. */
 export const readDateFor = (contract: Pick<Contract, 'endDate'>, unitsDate: string): string =>
   contract.endDate < unitsDate ? contract.endDate : unitsDate;

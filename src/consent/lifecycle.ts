@@ -109,7 +109,14 @@ export function createLifecycleServices(d: LifecycleDeps) {
     /** Pauses a link: gate closed under a new epoch, running sync cancelled, schedule removed; nothing deleted. */
     async suspendLink(actor: Actor, accountId: string, linkId: string): Promise<SuspendAnswer> {
       const link = await suspendLink(store, actor, accountId, linkId);
-      const [stopped] = await stopLinks(store, syncQueue, accountId, [linkId], 'the link is suspended', d.waitMs);
+      const [stopped] = await stopLinks(
+        store,
+        syncQueue,
+        accountId,
+        [linkId],
+        'the link is suspended',
+        d.waitMs,
+      );
       const unscheduled = await unscheduleLink(syncQueue, accountId, linkId);
       // Queued runs carry the old epoch and would only be refused at the gate: removing them keeps history clean.
       const queuedJobsRemoved = await removeLinkJobs(syncQueue, accountId, linkId, 'pending');
@@ -144,5 +151,31 @@ export function createLifecycleServices(d: LifecycleDeps) {
       });
       return { linkId, ...(link.targetAccount ? { targetAccount: link.targetAccount } : {}), ...saved };
     },
+  };
+}
+
+/** The revocation answer in the admin's words: what stopped, what is (or will be) deleted, what stays. */
+export function revocationBody(r: RevocationAnswer) {
+  const unconfirmed = r.stopped.reduce((n, s) => n + s.inFlight.unconfirmed, 0);
+  const allDone = r.unlink.length > 0 && r.unlink.every((u) => u.state === 'completed');
+  return {
+    consent: r.consent,
+    closedLinks: r.closedLinkIds,
+    unscheduled: r.unscheduled,
+    confirmed: r.confirmed,
+    stopped: r.confirmed
+      ? 'Processing stopped: no request for these links reaches the billing system after this answer.'
+      : `Processing stopped, but ${unconfirmed} request(s) already sent could not be confirmed finished; the billing system may still receive them.`,
+    links: r.stopped.map((s) => {
+      const u = r.unlink.find((x) => x.linkId === s.linkId);
+      return {
+        linkId: s.linkId,
+        runningSyncsCancelled: s.runningSyncs,
+        inFlight: s.inFlight,
+        unlink: { jobId: u?.jobId, state: u?.state ?? 'queued', ...(u?.report ? { report: u.report } : {}) },
+      };
+    }),
+    ...(allDone ? { deleted: UNLINK_DELETES } : { queuedForDeletion: UNLINK_DELETES }),
+    note: `${NOT_RETROACTIVE} Linking again needs a new consent.`,
   };
 }

@@ -1,5 +1,6 @@
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { reEscape, scanKeys } from '../store/scan.ts';
 import { aadFor } from './links.ts';
 import { swapSealed } from './reseal.ts';
 import { Vault } from './vault.ts';
@@ -19,12 +20,8 @@ export interface RotationReport {
 export async function rotateCredentials(ctx: StoreContext): Promise<RotationReport> {
   const { redis, keys, vault } = ctx;
   const report: RotationReport = { keyId: vault.currentKeyId, rotated: [], current: 0, failed: [] };
-  const pattern = `${keys.prefix}:{acct:*}:link:*:credentials`;
   const re = new RegExp(`^${reEscape(keys.prefix)}:\\{acct:([^}]+)\\}:link:([^:]+):credentials$`);
-  let cursor = '0';
-  do {
-    const [next, found] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 500);
-    cursor = next;
+  await scanKeys(redis, `${keys.prefix}:{acct:*}:link:*:credentials`, async (found) => {
     for (const key of found) {
       const m = re.exec(key);
       if (!m) continue;
@@ -37,6 +34,7 @@ export async function rotateCredentials(ctx: StoreContext): Promise<RotationRepo
       }
       try {
         const from = Vault.keyIdOf(sealed) ?? '?';
+        // Compare-and-set: a ciphertext replaced (lazily re-sealed) or destroyed (unlinked) meanwhile stays so.
         if (await swapSealed(redis, key, sealed, vault.reseal(sealed, aadFor(accountId, linkId)))) {
           report.rotated.push({ accountId, linkId, from });
         }
@@ -44,7 +42,7 @@ export async function rotateCredentials(ctx: StoreContext): Promise<RotationRepo
         report.failed.push({ accountId, linkId, error: (error as Error).message });
       }
     }
-  } while (cursor !== '0');
+  });
   const byAccount = new Map<string, string[]>();
   for (const r of report.rotated)
     byAccount.set(r.accountId, [...(byAccount.get(r.accountId) ?? []), r.linkId]);
@@ -57,5 +55,3 @@ export async function rotateCredentials(ctx: StoreContext): Promise<RotationRepo
   }
   return report;
 }
-
-const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');

@@ -54,6 +54,8 @@ redis.call('HSET', KEYS[1], 'status', 'unlinked')
 redis.call('HSETNX', KEYS[1], 'unlinkedAt', ARGV[1])
 return 1`;
 
+const SET_IF_EXISTS = `if redis.call('EXISTS', KEYS[1]) == 1 then return redis.call('HSET', KEYS[1], ARGV[1], ARGV[2]) end return 0`;
+
 /**
  * Forgets a revoked link: schedule and queued jobs gone, credentials deleted (the key, not a flag), mappings and
  * every cached per-link key purged, run history reduced to counts, then an audit entry and the `unlinked` status.
@@ -101,15 +103,23 @@ export async function unlinkLink(
   const lock = await waitForRunLock(deps, accountId, linkId, job.owner);
   try {
     await onStep('lock');
-    report.runsSummarised = await summariseRuns(deps.store, accountId, linkId);
+    report.runsSummarised = await summariseRuns(deps.store, accountId, linkId, jobsSeen);
     await onStep('runs');
-    report.finishedJobsRemoved = await removeLinkJobs(deps.syncQueue, accountId, linkId, 'finished', remember);
+    report.finishedJobsRemoved = await removeLinkJobs(
+      deps.syncQueue,
+      accountId,
+      linkId,
+      'finished',
+      remember,
+    );
     const active = await listLinkJobs(deps.syncQueue, accountId, linkId, 'active');
     if (active.length > 0) await remember(active);
     const seen = new Set(await redis.smembers(jobsSeen));
     // The scheduler's runs are named after it; the ones already gone are found by name.
     const scheduled = `repeat:${schedulerId(accountId, linkId)}:`;
-    report.jobEventsDeleted = await purgeJobEvents(redis, deps.syncQueue, seen, (id) => id.startsWith(scheduled));
+    report.jobEventsDeleted = await purgeJobEvents(redis, deps.syncQueue, seen, (id) =>
+      id.startsWith(scheduled),
+    );
     await onStep('finished');
     report.keysDeleted = await purgeLinkKeys(deps.store, accountId, linkId);
     await onStep('data');
@@ -150,7 +160,12 @@ async function waitForRunLock(deps: UnlinkDeps, accountId: string, linkId: strin
  * Run records name customers and products (reconciliation lines, errors): each is folded into a per-link hash of
  * counts and deleted in the same MULTI, so a crash between batches neither loses nor double-counts a run.
  */
-async function summariseRuns(ctx: StoreContext, accountId: string, linkId: string): Promise<number> {
+async function summariseRuns(
+  ctx: StoreContext,
+  accountId: string,
+  linkId: string,
+  jobsSeen: string,
+): Promise<number> {
   const { redis, keys } = ctx;
   const runsKey = keys.runs(accountId, linkId);
   const historyKey = keys.runHistory(accountId, linkId);
@@ -167,10 +182,13 @@ async function summariseRuns(ctx: StoreContext, accountId: string, linkId: strin
       multi.hincrby(historyKey, `status.${run.status ?? 'unknown'}`, 1);
       if (run.dryRun) multi.hincrby(historyKey, 'dryRuns', 1);
       multi.hincrby(historyKey, 'apiCalls', run.apiCalls?.total ?? 0);
-      for (const [kind, n] of Object.entries(run.applied ?? {})) multi.hincrby(historyKey, `applied.${kind}`, n);
+      for (const [kind, n] of Object.entries(run.applied ?? {}))
+        multi.hincrby(historyKey, `applied.${kind}`, n);
       total++;
     });
     multi.del(...ids.map((id) => keys.run(accountId, id)));
+    // A manual run's id is its job's id: remembered, its queue events can be found after BullMQ dropped the job.
+    multi.sadd(jobsSeen, ...ids);
     multi.zrem(runsKey, ...ids);
     await multi.exec();
   }
@@ -230,7 +248,8 @@ async function auditOnce(
         retroactive: false,
       },
     }));
-  await redis.hset(linkKey, 'unlinkAudit', id);
+  // Only on a link that still exists: an erasure running meanwhile must not see it recreated.
+  await redis.eval(SET_IF_EXISTS, 1, linkKey, 'unlinkAudit', id);
 }
 
 /** The counts an unlinked link keeps of its history. */

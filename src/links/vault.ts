@@ -18,7 +18,14 @@ export class Vault {
   private readonly byId: Map<string, Buffer>;
   constructor(private readonly keys: VaultKey[]) {
     if (keys.length === 0) throw new VaultError('the credential vault needs at least one key');
-    this.byId = new Map(keys.map((k) => [k.id, k.key]));
+    this.byId = new Map();
+    for (const { id, key } of keys) {
+      // The id sits in a `.`-separated ciphertext; a repeated id would seal under one key and open with another.
+      if (!/^[A-Za-z0-9_-]+$/.test(id)) throw new VaultError(`key id "${id}" may hold only A-Z a-z 0-9 _ -`);
+      if (this.byId.has(id)) throw new VaultError(`key id "${id}" is listed twice in CREDENTIALS_KEYS`);
+      if (key.length !== 32) throw new VaultError(`key "${id}" must be 32 bytes for AES-256`);
+      this.byId.set(id, key);
+    }
   }
 
   get currentKeyId(): string {
@@ -36,8 +43,9 @@ export class Vault {
   }
 
   decrypt(sealed: string, aad: string): string {
-    const [version, keyId, iv, tag, ct] = sealed.split('.');
-    if (version !== 'v1' || !keyId || !iv || !tag || ct === undefined) {
+    const parts = sealed.split('.');
+    const [version, keyId, iv, tag, ct] = parts;
+    if (parts.length !== 5 || version !== 'v1' || !keyId || !iv || !tag || ct === undefined) {
       throw new VaultError('stored credentials are not in a format this vault understands');
     }
     const key = this.byId.get(keyId);
@@ -54,18 +62,14 @@ export class Vault {
         'utf8',
       );
     } catch (cause) {
-      throw new VaultError(
-        `stored credentials could not be decrypted with key "${keyId}" (wrong key or tampered)`,
-        {
-          cause,
-        },
-      );
+      const message = `stored credentials could not be decrypted with key "${keyId}" (wrong key or tampered)`;
+      throw new VaultError(message, { cause });
     }
   }
 
   /** True when a ciphertext was sealed with an older key and should be re-encrypted. */
   isStale(sealed: string): boolean {
-    return sealed.split('.')[1] !== this.currentKeyId;
+    return Vault.keyIdOf(sealed) !== this.currentKeyId;
   }
 
   /** Opens a ciphertext with whichever listed key sealed it and seals it again with the current key. */

@@ -6,9 +6,13 @@ import { listLinks } from '../links/links.ts';
 import { schedulerId } from '../queue/queues.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { scanKeys } from '../store/scan.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { accountJobs, FINISHED, forEachQueue, PENDING } from './jobs.ts';
 import { privacyKeys } from './keys.ts';
+
+/** The connector's own staff and processes: not people of the account, so the erasure entry may name them. */
+const OPERATOR_ROLES: string[] = ['operator', 'system'];
 
 export interface ErasureOptions {
   /** How long queued work of the account (an unlink job, say) may run on its own before it is removed. */
@@ -31,7 +35,7 @@ export interface ErasureResult {
 /**
  * Right to erasure: revoke every active consent through the app's revocation (so the gates close and the unlink
  * machinery runs), remove the account's schedulers and jobs, delete every key under the account's hash tag, and
- * leave one audit entry saying that it happened — which holds who asked and counts, nothing else.
+ * leave one audit entry saying that it happened — which holds the asker's role (an operator's id) and counts.
  *
  * Work that is already running can write after it is told to stop (a run saves its record as it ends), so
  * keys are deleted only once the account's jobs have finished, and deleted again to catch a late write.
@@ -101,7 +105,9 @@ export async function eraseAccount(
   const unconfirmed = await settle(Date.now() + waitMs, true);
 
   let keysDeleted = await deleteAccountKeys(ctx, accountId);
-  const markers = [accountId, ...linkIds];
+  // Scheduler job ids start `repeat:sync.<account>.<link>`, unlink ids are `unlink.<link>`. The trailing `.`
+  // matters: a bare account id would also match the jobs of account `<id>0`.
+  const markers = [schedulerId(accountId, ''), ...linkIds];
   jobsRemoved += await dropFinishedJobs(ctx, accountId, jobIds, markers);
   // A run that ended during the deletion may have saved its record after the scan passed it.
   keysDeleted += await deleteAccountKeys(ctx, accountId);
@@ -120,7 +126,8 @@ export async function eraseAccount(
   };
   await appendAudit(ctx.redis, ctx.keys, accountId, {
     type: 'account.erased',
-    actor,
+    // The entry outlives the account, so its own people are named by role only; an operator is not one of them.
+    actor: OPERATOR_ROLES.includes(actor.role) ? actor : { role: actor.role },
     data: {
       consentsRevoked: revoked.length,
       links: links.length,
@@ -189,18 +196,9 @@ async function dropFinishedJobs(
 
 async function deleteAccountKeys(ctx: StoreContext, accountId: string): Promise<number> {
   let deleted = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await ctx.redis.scan(
-      cursor,
-      'MATCH',
-      privacyKeys(ctx.keys).accountPattern(accountId),
-      'COUNT',
-      1000,
-    );
-    cursor = next;
-    // UNLINK: frees memory off the main thread; the keys are gone for every reader at once either way.
-    if (keys.length > 0) deleted += await ctx.redis.unlink(...keys);
-  } while (cursor !== '0');
+  // UNLINK: frees memory off the main thread; the keys are gone for every reader at once either way.
+  await scanKeys(ctx.redis, privacyKeys(ctx.keys).accountPattern(accountId), async (keys) => {
+    deleted += await ctx.redis.unlink(...keys);
+  });
   return deleted;
 }

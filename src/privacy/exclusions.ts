@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import type { Actor } from '../consent/consents.ts';
 import { AppError, forbidden } from '../errors.ts';
-import { getLink } from '../links/links.ts';
+import { getLink, LINK_ROLES } from '../links/links.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { privacyKeys } from './keys.ts';
@@ -11,8 +11,6 @@ export const ExclusionsBody = z.object({
   customerIds: z.array(z.string().min(1).max(200)).max(10_000),
 });
 export type ExclusionsBody = z.infer<typeof ExclusionsBody>;
-
-const ADMIN_ROLES = ['company_admin', 'reseller'];
 
 export async function getExclusions(
   ctx: StoreContext,
@@ -29,7 +27,7 @@ export async function putExclusions(
   linkId: string,
   body: ExclusionsBody,
 ): Promise<{ linkId: string; customerIds: string[] }> {
-  if (!ADMIN_ROLES.includes(actor.role)) throw forbidden('restricting processing is an admin action');
+  if (!LINK_ROLES.includes(actor.role)) throw forbidden('restricting processing is an admin action');
   const link = await getLink(ctx, accountId, linkId);
   if (link.status === 'unlinked' || link.status === 'revoked') {
     throw new AppError('link_closed', 409, `link ${linkId} is ${link.status}`);

@@ -3,6 +3,7 @@ import { forbidden } from '../errors.ts';
 import { getMapping, listLinks } from '../links/links.ts';
 import { appendAudit, readAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { scanKeys } from '../store/scan.ts';
 import type { RunRecord } from '../sync/runs.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { getExclusions } from './exclusions.ts';
@@ -71,22 +72,13 @@ async function allRuns(ctx: StoreContext, accountId: string, linkId: string): Pr
 async function otherRecords(ctx: StoreContext, accountId: string): Promise<Record<string, unknown>> {
   const base = `${ctx.keys.account(accountId)}:`;
   const out: Record<string, unknown> = {};
-  let cursor = '0';
-  do {
-    const [next, keys] = await ctx.redis.scan(
-      cursor,
-      'MATCH',
-      privacyKeys(ctx.keys).accountPattern(accountId),
-      'COUNT',
-      1000,
-    );
-    cursor = next;
+  await scanKeys(ctx.redis, privacyKeys(ctx.keys).accountPattern(accountId), async (keys) => {
     for (const key of keys) {
       const suffix = key.slice(base.length);
       if (SHOWN.some((re) => re.test(suffix)) || NEVER.some((re) => re.test(suffix))) continue;
       out[suffix] = await readAny(ctx, key);
     }
-  } while (cursor !== '0');
+  });
   return out;
 }
 

@@ -1,6 +1,7 @@
 import { type Job, type JobType, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { queuePrefix } from '../queue/queues.ts';
+import { scanKeys } from '../store/scan.ts';
 
 /** States in which a job has not started yet and can simply be removed. */
 export const PENDING: JobType[] = ['waiting', 'delayed', 'prioritized', 'waiting-children'];
@@ -15,15 +16,12 @@ export async function listQueueNames(redis: Redis, prefix: string): Promise<stri
   const qp = queuePrefix(prefix);
   const names = new Set<string>();
   for (const suffix of ['meta', 'id', 'events']) {
-    let cursor = '0';
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${qp}:*:${suffix}`, 'COUNT', 1000);
-      cursor = next;
+    await scanKeys(redis, `${qp}:*:${suffix}`, async (keys) => {
       for (const key of keys) {
         const name = key.slice(qp.length + 1, -(suffix.length + 1));
         if (name && !name.includes(':')) names.add(name);
       }
-    } while (cursor !== '0');
+    });
   }
   return [...names].sort();
 }

@@ -1,6 +1,7 @@
 import type { Config } from '../config.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { reEscape, scanKeys } from '../store/scan.ts';
 import type { RunRecord } from '../sync/runs.ts';
 import { forEachQueue } from './jobs.ts';
 
@@ -56,7 +57,7 @@ export async function sweepRetention(
   const perAccount = new Map<string, { runsRemoved: number; quarantineExpired: number }>();
   const runsKey = new RegExp(`^${reEscape(keys.prefix)}:\\{acct:([^}]+)\\}:link:[^:]+:runs$`);
 
-  await scanKeys(ctx, `${keys.prefix}:{acct:*}:link:*:runs`, async (indexKey) => {
+  await eachKey(ctx, `${keys.prefix}:{acct:*}:link:*:runs`, async (indexKey) => {
     const accountId = runsKey.exec(indexKey)?.[1];
     if (!accountId) return;
     const tally = perAccount.get(accountId) ?? { runsRemoved: 0, quarantineExpired: 0 };
@@ -88,7 +89,7 @@ export async function sweepRetention(
     }
   });
 
-  await scanKeys(ctx, `${keys.prefix}:{acct:*}:link:*:snapshot*`, async (key) => {
+  await eachKey(ctx, `${keys.prefix}:{acct:*}:link:*:snapshot*`, async (key) => {
     if ((await redis.pexpire(key, Math.ceil(policy.snapshotMs), 'LT')) === 1) report.snapshotsBounded++;
   });
 
@@ -127,21 +128,12 @@ async function expireQuarantine(ctx: StoreContext, runKey: string): Promise<bool
     quarantineExpired: (run.quarantineExpired ?? 0) + run.quarantined.length,
     quarantined: [],
   };
-  await ctx.redis.set(runKey, JSON.stringify(swept), 'KEEPTTL');
+  // XX: a record that expired since the read must stay gone, not come back without a TTL.
+  await ctx.redis.set(runKey, JSON.stringify(swept), 'KEEPTTL', 'XX');
   return true;
 }
 
-async function scanKeys(
-  ctx: StoreContext,
-  pattern: string,
-  fn: (key: string) => Promise<void>,
-): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, found] = await ctx.redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    cursor = next;
+const eachKey = (ctx: StoreContext, pattern: string, fn: (key: string) => Promise<void>) =>
+  scanKeys(ctx.redis, pattern, async (found) => {
     for (const key of found) await fn(key);
-  } while (cursor !== '0');
-}
-
-const reEscape = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  });

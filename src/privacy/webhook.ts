@@ -69,11 +69,16 @@ export interface WebhookOutcome {
   result?: unknown;
 }
 
+/** How long an event being acted on is held against a duplicate, should its process die before it answers. */
+const ACTING_SECONDS = 120;
+
 /**
- * Verifies, then remembers the event id (SET NX with a TTL longer than the window in which the signature is
- * accepted, so a replay is refused for as long as it could otherwise pass), then acts as the system. Nothing is
- * read or changed before the signature is checked. If acting fails unexpectedly the id is forgotten again, so
- * SpinPanel's retry of the same event is not mistaken for a replay.
+ * Verifies, then claims the event id, acts as the system, and only then remembers the id for longer than the
+ * window in which its signature is accepted, so a replay is refused for as long as it could otherwise pass.
+ * Nothing is read or changed before the signature is checked. If acting fails the id is forgotten again, and
+ * if the process dies while acting the claim lapses after ACTING_SECONDS: either way SpinPanel's retry of the
+ * same event is not mistaken for a replay and the revocation is not lost (acting twice is harmless: a second
+ * revocation finds the consent already revoked).
  */
 export async function handleWebhook(
   d: PrivacyDeps,
@@ -104,10 +109,12 @@ export async function handleWebhook(
   const event = parsed.data;
   const { redis, keys } = d.store;
   const seenKey = privacyKeys(keys).webhookEvent(event.id);
-  const fresh = await redis.set(seenKey, String(nowMs), 'EX', toleranceSeconds * 2 + 60, 'NX');
+  const fresh = await redis.set(seenKey, String(nowMs), 'EX', ACTING_SECONDS, 'NX');
   if (fresh !== 'OK') throw new AppError('webhook_replay', 409, `event ${event.id} was already received`);
   try {
-    return await act(d, event);
+    const outcome = await act(d, event);
+    await redis.expire(seenKey, Math.max(toleranceSeconds * 2 + 60, ACTING_SECONDS));
+    return outcome;
   } catch (error) {
     if (!(error instanceof AppError) || error.status >= 500) await redis.del(seenKey).catch(() => 0);
     throw error;

@@ -98,7 +98,10 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
   const subscription = subscribeCancels(redis.duplicate(), keys, (msg) => {
     for (const jobId of running.get(linkKey(msg.accountId, msg.linkId)) ?? []) {
       if (worker.cancelJob(jobId, msg.reason)) {
-        logger.info({ accountId: msg.accountId, linkId: msg.linkId, jobId, reason: msg.reason }, 'run cancelled');
+        logger.info(
+          { accountId: msg.accountId, linkId: msg.linkId, jobId, reason: msg.reason },
+          'run cancelled',
+        );
       }
     }
   });

@@ -4,7 +4,8 @@ import type { Keys } from './keys.ts';
 
 export interface AuditEvent {
   type: string;
-  actor: { userId: string; role: string } | { system: string };
+  /** `{ role }` alone: an entry that must not name the person (the erasure of their account). */
+  actor: { userId: string; role: string } | { system: string } | { role: string };
   subject?: { consentId?: string; linkId?: string; userId?: string };
   data?: Record<string, unknown>;
 }
@@ -56,8 +57,23 @@ export function scrubAuditData(value: unknown): unknown {
 }
 
 /**
- * Appends to the account's audit stream. Each entry is hash-chained to the one before it; WATCH makes the
- * read-last-then-append atomic against concurrent writers without Lua.
+ * Appends `body` only if the stream's last entry still has hash `prevHash` (or the stream is empty and
+ * `prevHash` is the genesis): a compare-and-append, atomic whoever else writes, on whatever connection.
+ */
+const APPEND = `
+local last = redis.call('XREVRANGE', KEYS[1], '+', '-', 'COUNT', 1)[1]
+local head = ARGV[3]
+if last then
+  local f = last[2]
+  for i = 1, #f, 2 do if f[i] == 'hash' then head = f[i + 1] end end
+end
+if head ~= ARGV[1] then return false end
+return redis.call('XADD', KEYS[1], '*', 'body', ARGV[2], 'prevHash', ARGV[1], 'hash', ARGV[4])`;
+
+/**
+ * Appends to the account's audit stream, hash-chained to the entry before it. Not WATCH/MULTI: the app shares
+ * one connection between concurrent requests, and one caller's EXEC clears another's WATCH, which forked the
+ * chain. A lost compare-and-append means someone else appended first: read the new head and try again.
  */
 export async function appendAudit(
   redis: Redis,
@@ -70,14 +86,13 @@ export async function appendAudit(
     ...event,
     ...(event.data ? { data: scrubAuditData(event.data) as never } : {}),
   };
-  for (let attempt = 0; attempt < 20; attempt++) {
-    await redis.watch(key);
+  // Each round at least one concurrent writer wins, so this bounds the writers, not the time.
+  for (let attempt = 0; attempt < 100; attempt++) {
     const last = await redis.xrevrange(key, '+', '-', 'COUNT', 1);
     const prevHash = last[0] ? fieldOf(last[0][1], 'hash') : GENESIS;
     const body = JSON.stringify({ ...clean, at: new Date().toISOString() });
-    const hash = hashEntry(prevHash, body);
-    const res = await redis.multi().xadd(key, '*', 'body', body, 'prevHash', prevHash, 'hash', hash).exec();
-    if (res) return res[0]![1] as string;
+    const id = await redis.eval(APPEND, 1, key, prevHash, body, GENESIS, hashEntry(prevHash, body));
+    if (typeof id === 'string') return id;
   }
   throw new Error(`audit append for account ${accountId} kept conflicting; giving up`);
 }
@@ -103,7 +118,15 @@ export interface AuditVerdict {
  */
 export async function verifyAudit(redis: Redis, keys: Keys, accountId: string): Promise<AuditVerdict> {
   const key = keys.audit(accountId);
-  const rows = await redis.xrange(key, '-', '+');
+  // One transaction, so an entry appended meanwhile cannot look like a removed one. XINFO fails only when the
+  // key does not exist: a trail never written (or deleted whole, which a chain kept in the same store cannot
+  // tell apart). A stream emptied by XDEL/XTRIM still exists, and its counters give it away.
+  const [[, rows], [infoError, stream]] = (await redis
+    .multi()
+    .xrange(key, '-', '+')
+    .call('XINFO', 'STREAM', key)
+    .exec()) as [[Error | null, [string, string[]][]], [Error | null, unknown[]]];
+  const info = infoError ? null : stream;
   const problems: AuditVerdict['problems'] = [];
   let prev = GENESIS;
   for (const [id, fields] of rows) {
@@ -116,15 +139,14 @@ export async function verifyAudit(redis: Redis, keys: Keys, accountId: string): 
       problems.push({ id, problem: 'content does not match its hash (edited)' });
     prev = hash;
   }
-  if (rows.length > 0) {
-    const info = (await redis.call('XINFO', 'STREAM', key)) as unknown[];
+  if (info) {
     const field = (name: string) => info[info.indexOf(name) + 1];
     const added = Number(field('entries-added'));
     const lastGenerated = String(field('last-generated-id'));
     if (added !== rows.length) {
       problems.push({ problem: `${added} entries were appended but ${rows.length} remain (removed)` });
     }
-    const lastId = rows.at(-1)![0];
+    const lastId = rows.at(-1)?.[0] ?? 'none';
     if (lastGenerated !== lastId) {
       problems.push({
         problem: `the last entry appended was ${lastGenerated}, the last one left is ${lastId}`,

@@ -90,6 +90,77 @@ function unitsOf(sb: AutotaskSandbox, serviceName: string, date = UNITS_DATE): n
 }
 
 describe('Autotask connector billing against the sandbox', () => {
+  it('applies a fresh plan with one request per write; a replayed op looks its key up first', async () => {
+    const sb = await start();
+    const c = connect(sb, { azureBillingCodeId: AZURE_CODE });
+    const usage = [
+      {
+        period: '2025-02',
+        lines: [
+          {
+            id: 'u1',
+            meterCategory: 'VM',
+            productName: 'D2',
+            unit: 'h',
+            quantity: '1',
+            cost: money('9.00'),
+            price: null,
+          },
+        ],
+      },
+    ];
+    const d = desired(
+      contoso([line('p-e3', 'Microsoft 365 E3', 4), line('p-e5', 'Microsoft 365 E5', 2)], { usage }),
+    );
+    const plan = await planFor(c, d);
+    const before = sb.requests.length;
+    const results: ApplyResults = new Map();
+    for (const op of plan.ops) results.set(op.key, await c.apply(op, results));
+    const during = sb.requests.slice(before);
+    // The plan's read was the lookup: only the writes, plus the charge-type picklist read once.
+    expect(during.filter((r) => /\/query/i.test(r.path)).map((r) => r.entity)).toEqual([]);
+    expect(during.length).toBe(plan.ops.length + 1);
+
+    const replay = sb.requests.length;
+    for (const op of plan.ops) await c.apply(op, results);
+    expect(sb.requests.slice(replay).filter((r) => r.method === 'POST' && !/\/query/i.test(r.path))).toEqual(
+      [],
+    );
+    expect([
+      sb.db.services.size,
+      sb.db.contracts.size,
+      sb.db.contractServices.size,
+      sb.db.contractCharges.size,
+    ]).toEqual([2, 1, 2, 1]);
+    expect(sb.db.adjustments).toHaveLength(2);
+  });
+
+  it('dates a same-day second change on the next free day: one write per change, none refused', async () => {
+    const sb = await start();
+    const c = connect(sb);
+    await sync(
+      c,
+      desired(contoso([line('p-e3', 'Microsoft 365 E3', 4), line('p-e5', 'Microsoft 365 E5', 2)])),
+    );
+    const before = sb.requests.length;
+    await sync(
+      c,
+      desired(contoso([line('p-e3', 'Microsoft 365 E3', 6), line('p-e5', 'Microsoft 365 E5', 1)])),
+    );
+    const writes = sb.requests.slice(before).filter((r) => r.method === 'POST' && !/\/query/i.test(r.path));
+    expect(writes.map((r) => [r.status, (r.body as { effectiveDate: string }).effectiveDate])).toEqual([
+      [200, '2025-03-11'],
+      [200, '2025-03-11'],
+    ]);
+    await sync(
+      c,
+      desired(contoso([line('p-e3', 'Microsoft 365 E3', 7), line('p-e5', 'Microsoft 365 E5', 1)])),
+    );
+    expect(sb.db.adjustments.at(-1)).toMatchObject({ unitChange: 1, effectiveDate: '2025-03-12T00:00:00Z' });
+    expect(sb.requests.filter((r) => r.status >= 400)).toEqual([]);
+    expect(unitsOf(sb, 'Microsoft 365 E3')).toBe(7);
+  });
+
   it('retires the old SKU and adds the new one in one run on an upgrade', async () => {
     const sb = await start();
     const c = connect(sb);

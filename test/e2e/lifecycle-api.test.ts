@@ -56,7 +56,10 @@ describe('revoke, suspend and resume over the admin API', () => {
 
     expect((await call('POST', `${linkPath}/resume`, USER)).status).toBe(403);
     const resumed = await call('POST', `${linkPath}/resume`, ADMIN);
-    expect(resumed.body).toMatchObject({ link: { status: 'active', epoch: w.link.epoch + 2 }, scheduled: true });
+    expect(resumed.body).toMatchObject({
+      link: { status: 'active', epoch: w.link.epoch + 2 },
+      scheduled: true,
+    });
     const run = await fetch(`${base}/v1/accounts/${w.accountId}${linkPath}/syncs?wait=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${ADMIN}`, 'content-type': 'application/json' },
@@ -66,10 +69,15 @@ describe('revoke, suspend and resume over the admin API', () => {
   });
 
   it('revoke mid-sync answers what stopped, what was deleted, and that delivered data stays', async () => {
-    const started = w.app.services.syncNow({ userId: 'admin-1', role: 'company_admin' }, w.accountId, w.link.id, {
-      dryRun: false,
-      waitMs: 30_000,
-    });
+    const started = w.app.services.syncNow(
+      { userId: 'admin-1', role: 'company_admin' },
+      w.accountId,
+      w.link.id,
+      {
+        dryRun: false,
+        waitMs: 30_000,
+      },
+    );
     while (w.at.db.adjustments.length < 2) await new Promise((r) => setTimeout(r, 10));
     const revoke = await call('POST', `/consents/${w.consent.id}/revoke?wait=true`, ADMIN);
     const answeredAt = Date.now();
@@ -92,12 +100,16 @@ describe('revoke, suspend and resume over the admin API', () => {
     expect((await started).run?.status).toBe('cancelled');
     const link = await call('GET', `/links/${w.link.id}`, ADMIN);
     expect(link.body).toMatchObject({ status: 'unlinked', lastRun: null });
-    expect((await call('POST', `/links/${w.link.id}/resume`, ADMIN)).body.error.message).toMatch(/new consent/);
+    expect((await call('POST', `/links/${w.link.id}/resume`, ADMIN)).body.error.message).toMatch(
+      /new consent/,
+    );
   });
 
   it('serves a mapping stamped with its target account and refuses it on a link to another account', async () => {
     const customer = w.sp.data.customers[0]!.id;
-    const put = await call('PUT', `/links/${w.link.id}/mappings`, ADMIN, { customers: { [customer]: { companyId: 1 } } });
+    const put = await call('PUT', `/links/${w.link.id}/mappings`, ADMIN, {
+      customers: { [customer]: { companyId: 1 } },
+    });
     expect(put.status).toBe(200);
     const old = await call('GET', `/links/${w.link.id}/mappings`, ADMIN);
     expect(old.body).toMatchObject({ linkId: w.link.id, targetAccount: expect.stringMatching(/^autotask:/) });

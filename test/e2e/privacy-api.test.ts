@@ -1,8 +1,10 @@
 import { setTimeout as delay } from 'node:timers/promises';
+import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { buildServer } from '../../src/http/server.ts';
 import { privacyKeys } from '../../src/privacy/keys.ts';
+import { MAINTENANCE_QUEUE, RETENTION_SCHEDULER } from '../../src/privacy/maintenance.ts';
 import { signWebhook } from '../../src/privacy/webhook.ts';
 import { queuePrefix } from '../../src/queue/queues.ts';
 import { readAudit } from '../../src/store/audit.ts';
@@ -276,8 +278,8 @@ describe('privacy and data rights over the admin API', () => {
     expect(await accountKeys()).toEqual([w.app.store.keys.audit(w.accountId)]);
     const audit = await readAudit(w.app.redis, w.app.store.keys, w.accountId);
     expect(audit.map((e) => e.type)).toEqual(['account.erased']);
-    expect(audit[0]!.actor).toEqual({ userId: 'admin-9', role: 'company_admin' });
-    // Counts only: nothing about the customers, the link or the people behind them.
+    // The asker by role, and counts only: nothing about the customers, the link or the people behind them.
+    expect(audit[0]!.actor).toEqual({ role: 'company_admin' });
     expect(Object.values(audit[0]!.data ?? {}).every((v) => typeof v === 'number')).toBe(true);
     expect(await w.app.redis.sismember(w.app.store.keys.accounts(), w.accountId)).toBe(0);
     // No job, scheduler or queue event line of the account is left either.
@@ -288,6 +290,23 @@ describe('privacy and data rights over the admin API', () => {
     expect((await call('GET', `/v1/accounts/${w.accountId}/links/${w.link.id}`, ADMIN)).status).toBe(404);
     const again = await call('DELETE', `/v1/accounts/${w.accountId}/data`, OPS);
     expect(again.body).toMatchObject({ revokedConsentIds: [], keysDeleted: 1 });
+  });
+
+  it('has every worker process schedule the retention sweep', async () => {
+    const q = new Queue(MAINTENANCE_QUEUE, {
+      connection: w.app.redis,
+      prefix: queuePrefix(w.env.REDIS_PREFIX!),
+    });
+    try {
+      let scheduler = await q.getJobScheduler(RETENTION_SCHEDULER);
+      for (let i = 0; i < 100 && !scheduler; i++) {
+        await delay(20);
+        scheduler = await q.getJobScheduler(RETENTION_SCHEDULER);
+      }
+      expect(scheduler).toMatchObject({ every: w.app.config.RETENTION_SWEEP_MINUTES * 60_000 });
+    } finally {
+      await q.close();
+    }
   });
 
   it('serves the audit trail with its verification to admins and operators only', async () => {

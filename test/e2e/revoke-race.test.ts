@@ -205,9 +205,12 @@ describe('revocation race: nothing reaches the target after the revoke call retu
       for (const t of trials) {
         const mine = (r: AutotaskRequest) => userOf(r) === t.user;
         const own = t.sandbox.requests.slice(t.logAt).filter(mine);
-        const later = sandboxes.slice(sandboxes.indexOf(t.sandbox) + 1).flatMap((s) => s.requests.filter(mine));
+        const later = sandboxes
+          .slice(sandboxes.indexOf(t.sandbox) + 1)
+          .flatMap((s) => s.requests.filter(mine));
         const byTime = t.sandbox.requests.filter((r) => mine(r) && r.at > t.returnedAt);
-        for (const r of [...own, ...later, ...byTime]) late.push(`trial ${t.n}: ${r.method} ${r.path} at ${r.at}`);
+        for (const r of [...own, ...later, ...byTime])
+          late.push(`trial ${t.n}: ${r.method} ${r.path} at ${r.at}`);
         expect(t.sandbox.requests.some(mine)).toBe(true);
       }
       expect(late).toEqual([]);

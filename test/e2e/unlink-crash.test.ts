@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
 import { dumpPrefix } from '../helpers/store.ts';
-import { admin, AUTOTASK_CREDENTIALS, startWorld, type World } from '../helpers/world.ts';
+import { AUTOTASK_CREDENTIALS, admin, startWorld, type World } from '../helpers/world.ts';
 
 const waitFor = async (cond: () => Promise<boolean>, timeoutMs = 20_000) => {
   const end = Date.now() + timeoutMs;

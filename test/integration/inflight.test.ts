@@ -27,7 +27,10 @@ describe('the gate tracks requests on the wire', () => {
   beforeEach(async () => {
     t = await testStore();
     server = await heldServer();
-    ({ link, consent: { id: consentId } } = await consentAndLink(t.ctx));
+    ({
+      link,
+      consent: { id: consentId },
+    } = await consentAndLink(t.ctx));
     gate = new Gate(t.ctx.redis, t.ctx.keys);
   });
   afterEach(async () => {
@@ -83,7 +86,9 @@ describe('the gate tracks requests on the wire', () => {
     expect(res.status).toBe(200);
     expect(server.log[0]?.answered).toBeDefined();
     expect(await inflight()).toEqual([]);
-    await expect(http.get(`${server.url}/next`)).rejects.toThrow(/the run was cancelled \(the link is revoked\)/);
+    await expect(http.get(`${server.url}/next`)).rejects.toThrow(
+      /the run was cancelled \(the link is revoked\)/,
+    );
     expect(server.log).toHaveLength(1);
   });
 

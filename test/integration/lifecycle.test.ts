@@ -94,7 +94,10 @@ describe('revocation, suspension and relinking', () => {
     unlinkQueue = createUnlinkQueue(t.ctx.redis, t.prefix);
     lifecycle = createLifecycleServices({ store: t.ctx, syncQueue, unlinkQueue, retry, waitMs: 5000 });
     Object.assign(seen, { reading: 0, aborted: 0 });
-    ({ link, consent: { id: consentId } } = await consentAndLink(t.ctx));
+    ({
+      link,
+      consent: { id: consentId },
+    } = await consentAndLink(t.ctx));
     await scheduleLink(syncQueue, link, retry);
   });
   afterEach(async () => {
@@ -239,9 +242,9 @@ describe('revocation, suspension and relinking', () => {
 
     it('needs a new consent: a revoked one cannot carry a link again', async () => {
       await lifecycle.revokeConsent(admin, ACCT, consentId);
-      await expect(createLink(t.ctx, fakeDeps, admin, ACCT, body('api@msp.example', consentId))).rejects.toThrow(
-        /is revoked/,
-      );
+      await expect(
+        createLink(t.ctx, fakeDeps, admin, ACCT, body('api@msp.example', consentId)),
+      ).rejects.toThrow(/is revoked/);
       await expect(createLink(t.ctx, fakeDeps, admin, ACCT, body('api@msp.example'))).rejects.toThrow(
         /grant consent before linking/,
       );
@@ -265,7 +268,13 @@ describe('revocation, suspension and relinking', () => {
       expect(old.targetAccount).toBe(link.targetAccount);
       expect(JSON.stringify(old)).not.toContain('api@msp.example');
       await lifecycle.revokeConsent(admin, ACCT, consentId);
-      await grantConsent(t.ctx, admin, ACCT, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
+      await grantConsent(
+        t.ctx,
+        admin,
+        ACCT,
+        { level: 'company', scopes: ['billing:read', 'billing:push'] },
+        'p1',
+      );
 
       // Another API user (so possibly another Autotask database): the old ids mean nothing there.
       const other = await createLink(t.ctx, fakeDeps, admin, ACCT, body('someone-else@msp.example'));

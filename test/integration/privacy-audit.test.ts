@@ -59,6 +59,35 @@ describe('audit trail', () => {
     }
   });
 
+  it('catches entries put back in another order, even with fresh ids', async () => {
+    const all = await rows();
+    const key = t.ctx.keys.audit(acct);
+    await t.ctx.redis.del(key);
+    for (const i of [0, 2, 1, 3]) await t.ctx.redis.xadd(key, '*', ...all[i]![1]);
+    const verdict = await verifyAudit(t.ctx.redis, t.ctx.keys, acct);
+    expect(verdict.ok).toBe(false);
+    expect(verdict.problems.map((p) => p.problem).join('\n')).toMatch(/removed or reordered/);
+  });
+
+  it('catches a trail emptied of every entry', async () => {
+    const key = t.ctx.keys.audit(acct);
+    await t.ctx.redis.xtrim(key, 'MAXLEN', 0);
+    expect(await t.ctx.redis.exists(key)).toBe(1);
+    const verdict = await verifyAudit(t.ctx.redis, t.ctx.keys, acct);
+    expect(verdict).toMatchObject({ ok: false, entries: 0 });
+    expect(verdict.problems.map((p) => p.problem).join('\n')).toMatch(/4 entries were appended but 0 remain/);
+  });
+
+  it('keeps one unbroken chain when many append at once on one shared connection', async () => {
+    // The app shares one connection: with WATCH/MULTI one caller's EXEC cleared another's WATCH and forked it.
+    await Promise.all(
+      Array.from({ length: 30 }, (_, i) =>
+        appendAudit(t.ctx.redis, t.ctx.keys, acct, { type: `burst.${i}`, actor }),
+      ),
+    );
+    expect(await verifyAudit(t.ctx.redis, t.ctx.keys, acct)).toEqual({ ok: true, entries: 34, problems: [] });
+  });
+
   it('stores no personal data in an entry, whatever the caller passes', async () => {
     await appendAudit(t.ctx.redis, t.ctx.keys, acct, {
       type: 'test',

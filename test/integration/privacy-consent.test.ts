@@ -1,25 +1,19 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
 import { type Actor, getConsent, grantConsent } from '../../src/consent/consents.ts';
-import { revokeConsent } from '../../src/consent/revoke.ts';
-import { type CreateLinkDeps, createLink, getLink } from '../../src/links/links.ts';
+import { createLink, getLink } from '../../src/links/links.ts';
 import type { PrivacyDeps } from '../../src/privacy/deps.ts';
 import { putExclusions } from '../../src/privacy/exclusions.ts';
 import { pullForLink } from '../../src/privacy/minimise.ts';
 import { reportUserRemoved } from '../../src/privacy/users.ts';
 import type { SnapshotSource } from '../../src/spinpanel/snapshot.ts';
 import { readAudit } from '../../src/store/audit.ts';
-import { keyEnv, type TestStore, testStore } from '../helpers/store.ts';
+import { acceptingLinkDeps, customerWithContact, privacyDeps } from '../helpers/privacy.ts';
+import { type TestStore, testStore } from '../helpers/store.ts';
 
 const acct = 'acct-consent';
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
 const other: Actor = { userId: 'admin-2', role: 'company_admin' };
 const user: Actor = { userId: 'user-7', role: 'user' };
-const deps: CreateLinkDeps = {
-  verify: async () => ({ displayName: 'Sandbox DB' }),
-  parseSettings: (_t, s) => s,
-  defaultEveryMinutes: 60,
-};
 const linkBody = (consentId: string) => ({
   target: 'autotask' as const,
   consentId,
@@ -28,24 +22,11 @@ const linkBody = (consentId: string) => ({
   settings: {},
 });
 
-const customer = (id: string) => ({
-  id,
-  name: `Customer ${id}`,
-  microsoftTenantId: `t-${id}`,
-  primaryDomain: `${id}.example`,
-  countryCode: 'NL',
-  currency: 'EUR',
-  status: 'active',
-  billing: { enabled: true, sendAllSubscriptions: true, pricingSource: 'spinpanel' },
-  billingContact: { name: 'Jan Jansen', email: 'jan@example.nl' },
-  updatedAt: '2026-01-01T00:00:00Z',
-});
-
 /** A SpinPanel stand-in that records which customers' subscriptions were asked for. */
 function fakeSource(asked: string[]): SnapshotSource {
   return {
     getAccount: async () => ({ id: acct, name: 'A', region: 'westeurope', currency: 'EUR' }),
-    listCustomers: async () => [customer('c1'), customer('c2')],
+    listCustomers: async () => [customerWithContact('c1'), customerWithContact('c2')],
     listSubscriptions: async (customerId: string) => {
       asked.push(customerId);
       return [];
@@ -58,11 +39,7 @@ describe('consent model: removed users, contacts, opt-outs', () => {
   let d: PrivacyDeps;
   beforeEach(async () => {
     t = await testStore();
-    d = {
-      store: t.ctx,
-      config: loadConfig({ CREDENTIALS_KEYS: keyEnv() }),
-      revokeConsent: (actor, accountId, consentId) => revokeConsent(t.ctx, actor, accountId, consentId),
-    };
+    d = privacyDeps(t);
   });
   afterEach(async () => t.close());
 
@@ -73,8 +50,8 @@ describe('consent model: removed users, contacts, opt-outs', () => {
     const own = await grant(admin, 'user');
     const company = await grant(admin, 'company');
     const someoneElses = await grant(user, 'user');
-    const link = await createLink(t.ctx, deps, admin, acct, linkBody(own.id));
-    const companyLink = await createLink(t.ctx, deps, admin, acct, linkBody(company.id));
+    const link = await createLink(t.ctx, acceptingLinkDeps, admin, acct, linkBody(own.id));
+    const companyLink = await createLink(t.ctx, acceptingLinkDeps, admin, acct, linkBody(company.id));
 
     const result = await reportUserRemoved(d, other, acct, 'admin-1');
     expect(result.revoked.map((r) => r.consentId)).toEqual([own.id]);
@@ -101,8 +78,8 @@ describe('consent model: removed users, contacts, opt-outs', () => {
   it('pulls without billing contacts unless the consent carries contacts:push', async () => {
     const plain = await grant(admin, 'company');
     const withContacts = await grant(admin, 'company', ['billing:read', 'billing:push', 'contacts:push']);
-    const a = await createLink(t.ctx, deps, admin, acct, linkBody(plain.id));
-    const b = await createLink(t.ctx, deps, admin, acct, linkBody(withContacts.id));
+    const a = await createLink(t.ctx, acceptingLinkDeps, admin, acct, linkBody(plain.id));
+    const b = await createLink(t.ctx, acceptingLinkDeps, admin, acct, linkBody(withContacts.id));
     const stripped = await pullForLink(t.ctx, a, fakeSource([]));
     expect(stripped.snapshot.customers.map((c) => c.billingContact)).toEqual([null, null]);
     expect(JSON.stringify(stripped.snapshot)).not.toContain('jan@example.nl');
@@ -112,7 +89,7 @@ describe('consent model: removed users, contacts, opt-outs', () => {
 
   it('stores opt-outs per link, audited, and never reads an excluded customer beyond its id', async () => {
     const consent = await grant(admin, 'company');
-    const link = await createLink(t.ctx, deps, admin, acct, linkBody(consent.id));
+    const link = await createLink(t.ctx, acceptingLinkDeps, admin, acct, linkBody(consent.id));
     await expect(putExclusions(t.ctx, user, acct, link.id, { customerIds: ['c1'] })).rejects.toMatchObject({
       status: 403,
     });

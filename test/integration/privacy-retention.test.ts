@@ -1,7 +1,9 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue, Worker } from 'bullmq';
+import pino from 'pino';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { privacyKeys } from '../../src/privacy/keys.ts';
+import { startMaintenance } from '../../src/privacy/maintenance.ts';
 import { type RetentionPolicy, type SweptRun, sweepRetention } from '../../src/privacy/retention.ts';
 import { queuePrefix } from '../../src/queue/queues.ts';
 import { readAudit } from '../../src/store/audit.ts';
@@ -133,6 +135,25 @@ describe('retention', () => {
       await worker.close();
       await queue.close();
       connection.disconnect();
+    }
+  });
+
+  it('is enforced by the workers themselves: the maintenance schedule sweeps on its own', async () => {
+    await saveRun(t.ctx, run('old', Date.now() - 2_000));
+    const maintenance = startMaintenance({
+      redis: t.ctx.redis,
+      store: t.ctx,
+      policy: policy({ runsMs: 1_000 }),
+      everyMinutes: 0.005, // 300 ms
+      logger: pino({ level: 'silent' }),
+    });
+    try {
+      await maintenance.scheduled;
+      for (let i = 0; i < 100 && (await runIds()).length > 0; i++) await delay(50);
+      expect(await runIds()).toEqual([]);
+      expect(await t.ctx.redis.exists(t.ctx.keys.run(acct, 'old'))).toBe(0);
+    } finally {
+      await maintenance.close();
     }
   });
 });

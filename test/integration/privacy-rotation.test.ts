@@ -1,17 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { type Actor, grantConsent } from '../../src/consent/consents.ts';
-import { type CreateLinkDeps, createLink, type Link, readSecrets } from '../../src/links/links.ts';
+import { createLink, type Link, readSecrets } from '../../src/links/links.ts';
 import { rotateCredentials } from '../../src/links/rotate.ts';
 import { Vault, type VaultKey } from '../../src/links/vault.ts';
 import type { StoreContext } from '../../src/store/context.ts';
+import { acceptingLinkDeps } from '../helpers/privacy.ts';
 import { dumpPrefix, type TestStore, testKey, testStore } from '../helpers/store.ts';
 
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
-const deps: CreateLinkDeps = {
-  verify: async () => ({ displayName: 'Sandbox DB' }),
-  parseSettings: (_t, s) => s,
-  defaultEveryMinutes: 60,
-};
 const SECRET = 'TopSecret-rotation-42';
 const body = {
   target: 'autotask' as const,
@@ -41,7 +37,7 @@ describe('credential key rotation', () => {
         { level: 'company', scopes: ['billing:read', 'billing:push'] },
         'p',
       );
-      links.push({ acct, link: await createLink(before, deps, admin, acct, body) });
+      links.push({ acct, link: await createLink(before, acceptingLinkDeps, admin, acct, body) });
     }
   });
   afterEach(async () => t.close());

@@ -5,7 +5,13 @@ import type { Link } from '../../src/links/links.ts';
 import { putMapping } from '../../src/links/links.ts';
 import { readRunHistory, UNLINK_STEPS, type UnlinkStep, unlinkLink } from '../../src/links/unlink.ts';
 import { tryLock } from '../../src/queue/lock.ts';
-import { createSyncQueue, enqueueSync, queuePrefix, schedulerId, scheduleLink } from '../../src/queue/queues.ts';
+import {
+  createSyncQueue,
+  enqueueSync,
+  queuePrefix,
+  scheduleLink,
+  schedulerId,
+} from '../../src/queue/queues.ts';
 import { createUnlinkQueue, enqueueUnlink, recoverUnlinks, unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
 import { type RunRecord, saveRun } from '../../src/sync/runs.ts';
@@ -68,7 +74,10 @@ describe('unlinking a revoked link', () => {
 
   /** A link with everything an unlink must find: schedule, queued and failed jobs, runs, mapping, caches. */
   async function fullLink() {
-    ({ link, consent: { id: consentId } } = await consentAndLink(t.ctx));
+    ({
+      link,
+      consent: { id: consentId },
+    } = await consentAndLink(t.ctx));
     // A failed run of the link, kept by BullMQ with the target's words.
     await syncQueue.add('sync', { accountId: ACCT, linkId: link.id, epoch: 1, trigger: 'manual' });
     const failer = new Worker(
@@ -82,7 +91,11 @@ describe('unlinking a revoked link', () => {
     await failer.close();
     await scheduleLink(syncQueue, link, retry);
     await enqueueSync(syncQueue, link, false, retry);
-    await syncQueue.add('sync', { accountId: ACCT, linkId: link.id, epoch: 1, trigger: 'manual' }, { delay: 60_000 });
+    await syncQueue.add(
+      'sync',
+      { accountId: ACCT, linkId: link.id, epoch: 1, trigger: 'manual' },
+      { delay: 60_000 },
+    );
     // Another account's job must survive.
     await syncQueue.add('sync', { accountId: 'other', linkId: link.id, epoch: 1, trigger: 'manual' });
     await putMapping(t.ctx, admin, ACCT, link.id, { customers: { c1: { companyId: 7 } }, products: {} });
@@ -119,9 +132,14 @@ describe('unlinking a revoked link', () => {
     expect(left.map((j) => j.data.accountId)).toEqual(['other']);
     const dump = await dumpPrefix(t.ctx.redis, t.prefix);
     for (const secret of [CUSTOMER, SECRET, SP_KEY, 'Microsoft 365 E3']) expect(dump).not.toContain(secret);
-    const unlinked = (await readAudit(t.ctx.redis, t.ctx.keys, ACCT)).filter((e) => e.type === 'link.unlinked');
+    const unlinked = (await readAudit(t.ctx.redis, t.ctx.keys, ACCT)).filter(
+      (e) => e.type === 'link.unlinked',
+    );
     expect(unlinked).toHaveLength(1);
-    expect(unlinked[0]).toMatchObject({ subject: { linkId: link.id }, data: { credentialsDestroyed: true, runsSummarised: 3 } });
+    expect(unlinked[0]).toMatchObject({
+      subject: { linkId: link.id },
+      data: { credentialsDestroyed: true, runsSummarised: 3 },
+    });
   }
 
   beforeEach(async () => {
@@ -152,19 +170,22 @@ describe('unlinking a revoked link', () => {
     await expectForgotten();
   });
 
-  it.each(UNLINK_STEPS)('a crash right after step "%s" is finished by running the job again', async (step) => {
-    await fullLink();
-    const crash = (s: UnlinkStep) => {
-      if (s === step) throw new Error(`killed after ${s}`);
-    };
-    await expect(unlinkLink(deps(), job(), crash)).rejects.toThrow(`killed after ${step}`);
-    // The crashed holder's lock has been released by its finally; a really dead one would lapse by TTL.
-    await unlinkLink(deps(), job());
-    await expectForgotten();
-    // And once more: a finished unlink run again changes nothing.
-    await unlinkLink(deps(), job());
-    await expectForgotten();
-  });
+  it.each(UNLINK_STEPS)(
+    'a crash right after step "%s" is finished by running the job again',
+    async (step) => {
+      await fullLink();
+      const crash = (s: UnlinkStep) => {
+        if (s === step) throw new Error(`killed after ${s}`);
+      };
+      await expect(unlinkLink(deps(), job(), crash)).rejects.toThrow(`killed after ${step}`);
+      // The crashed holder's lock has been released by its finally; a really dead one would lapse by TTL.
+      await unlinkLink(deps(), job());
+      await expectForgotten();
+      // And once more: a finished unlink run again changes nothing.
+      await unlinkLink(deps(), job());
+      await expectForgotten();
+    },
+  );
 
   it('waits for a sync still holding the run lock before purging its run history', async () => {
     await fullLink();
@@ -190,7 +211,11 @@ describe('unlinking a revoked link', () => {
 
   it('queues one unlink job per link, and a worker start queues the ones a crash left behind', async () => {
     await fullLink();
-    const first = await enqueueUnlink(unlinkQueue, { accountId: ACCT, linkId: link.id, cause: 'consent.revoked' });
+    const first = await enqueueUnlink(unlinkQueue, {
+      accountId: ACCT,
+      linkId: link.id,
+      cause: 'consent.revoked',
+    });
     const again = await enqueueUnlink(unlinkQueue, { accountId: ACCT, linkId: link.id, cause: 'erasure' });
     expect(first.id).toBe(unlinkJobId(link.id));
     expect(again.id).toBe(first.id);
@@ -210,6 +235,8 @@ describe('unlinking a revoked link', () => {
     const other = await consentAndLink(t.ctx, { userName: 'other@msp.example' });
     await scheduleLink(syncQueue, other.link, retry);
     await unlinkLink(deps(), job());
-    expect((await syncQueue.getJobSchedulers()).map((s) => s.key)).toEqual([schedulerId(ACCT, other.link.id)]);
+    expect((await syncQueue.getJobSchedulers()).map((s) => s.key)).toEqual([
+      schedulerId(ACCT, other.link.id),
+    ]);
   });
 });

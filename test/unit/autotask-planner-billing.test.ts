@@ -306,6 +306,32 @@ describe('planAutotask: quantities and contracts', () => {
   });
 });
 
+describe('planAutotask: adjustment dates', () => {
+  const plannedDate = (units: ReturnType<typeof row>[], effectiveDate = DATE) => {
+    const d = { ...desired(customer('c1', 'Contoso', [line('p-e3', 'Microsoft 365 E3', 9)])), effectiveDate };
+    const plan = planAutotask(d, synced(0, { units }), noMapping(), settingsOf());
+    return (byKind(plan.ops, 'adjustUnits')[0]!.data as { effectiveDate: string }).effectiveDate;
+  };
+
+  it('skips the days that already hold an adjustment of the service (rows split there)', () => {
+    expect(plannedDate([row(900, 3, '2025-03-01', '2025-03-31')])).toBe(DATE);
+    // Adjustments took effect on the 10th and the 11th: the rows start there.
+    const split = [
+      row(900, 3, '2025-03-01', '2025-03-09'),
+      row(900, 5, '2025-03-10', '2025-03-10'),
+      row(900, 6, '2025-03-11', '2025-03-31'),
+    ];
+    expect(plannedDate(split)).toBe('2025-03-12');
+  });
+
+  it('on the 1st of a month, counts an adjustment only where the units changed', () => {
+    const flat = [row(900, 4, '2025-03-01', '2025-03-31'), row(900, 4, '2025-04-01', '2025-04-30')];
+    expect(plannedDate(flat, '2025-04-01')).toBe('2025-04-01');
+    const changed = [row(900, 4, '2025-03-01', '2025-03-31'), row(900, 6, '2025-04-01', '2025-04-30')];
+    expect(plannedDate(changed, '2025-04-01')).toBe('2025-04-02');
+  });
+});
+
 describe('planAutotask: prices', () => {
   it('pushes SpinPanel’s price to the contract service and the adjustment when SpinPanel prices', () => {
     const plan = planAutotask(

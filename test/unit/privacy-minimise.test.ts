@@ -3,22 +3,11 @@ import type { Plan } from '../../connectors/types.ts';
 import type { Snapshot } from '../../src/domain/types.ts';
 import { minimise, withoutExcluded } from '../../src/privacy/minimise.ts';
 import { scrubAuditData } from '../../src/store/audit.ts';
+import { customerWithContact } from '../helpers/privacy.ts';
 
-const customer = (id: string) => ({
-  id,
-  name: `Customer ${id}`,
-  microsoftTenantId: `t-${id}`,
-  primaryDomain: `${id}.example`,
-  countryCode: 'NL',
-  currency: 'EUR',
-  status: 'active' as const,
-  billing: { enabled: true, sendAllSubscriptions: true, pricingSource: 'spinpanel' as const },
-  billingContact: { name: 'Jan Jansen', email: 'jan@example.nl' },
-  updatedAt: '2026-01-01T00:00:00Z',
-});
 const snapshot: Snapshot = {
   account: { id: 'a', name: 'A', region: 'westeurope', currency: 'EUR' },
-  customers: [customer('c1'), customer('c2')],
+  customers: [customerWithContact('c1'), customerWithContact('c2')],
   subscriptions: [],
   quarantined: [],
   pulledAt: '2026-01-01T00:00:00Z',

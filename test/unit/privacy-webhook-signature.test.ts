@@ -23,6 +23,8 @@ describe('SpinPanel webhook signature', () => {
       { rawBody: body, signature: signature.slice(0, -1), timestamp: ts },
       { rawBody: body, timestamp: ts },
       { rawBody: body, signature },
+      // Signed, but not Unix seconds: Number('1.75e9') would otherwise pass the window check.
+      { rawBody: body, signature: signWebhook(secret, '1.75e9', body), timestamp: '1.75e9' },
     ];
     for (const input of cases) {
       expect(() => verifyWebhook(secret, input, opts)).toThrow(

@@ -26,7 +26,11 @@ describe('credential vault', () => {
     expect(() => new Vault([{ id: k.id, key: testKey().key }]).decrypt(sealed, 'x')).toThrow(
       /wrong key or tampered/,
     );
-    const tampered = `${sealed.slice(0, -2)}AA`;
+    // Flip one bit of the ciphertext (editing its text could touch only base64 padding bits).
+    const parts = sealed.split('.');
+    const ct = Buffer.from(parts[4]!, 'base64url');
+    ct[0]! ^= 1;
+    const tampered = [...parts.slice(0, 4), ct.toString('base64url')].join('.');
     expect(() => new Vault([k]).decrypt(tampered, 'x')).toThrow(VaultError);
   });
 
@@ -58,5 +62,13 @@ describe('credential vault', () => {
     expect(() => vault.reseal(sealed, 'link:a:1')).toThrow(VaultError);
     const sameId = new Vault([{ id: Vault.keyIdOf(sealed)!, key: testKey().key }]);
     expect(() => sameId.reseal(sealed, 'link:a:1')).toThrow(/wrong key or tampered/);
+  });
+
+  it('refuses a key list that would seal under one key and open under another', () => {
+    const k = testKey();
+    expect(() => new Vault([k, { id: k.id, key: testKey().key }])).toThrow(/listed twice/);
+    expect(() => new Vault([{ id: 'a.b', key: testKey().key }])).toThrow(/key id "a\.b"/);
+    expect(() => new Vault([{ id: 'short', key: Buffer.alloc(16) }])).toThrow(/32 bytes/);
+    expect(() => new Vault([])).toThrow(VaultError);
   });
 });

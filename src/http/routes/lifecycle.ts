@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../app.ts';
 import type { Actor } from '../../consent/consents.ts';
-import { NOT_RETROACTIVE, type RevocationAnswer, UNLINK_DELETES } from '../../consent/lifecycle.ts';
+import { revocationBody } from '../../consent/lifecycle.ts';
 import { AppError } from '../../errors.ts';
 import { MappingDocument } from '../../links/target-account.ts';
 
@@ -19,32 +19,6 @@ function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.
 }
 
 const actorOf = (req: FastifyRequest): Actor => ({ userId: req.caller!.userId, role: req.caller!.role });
-
-/** The revocation answer in the admin's words: what stopped, what is (or will be) deleted, what stays. */
-export function revocationBody(r: RevocationAnswer) {
-  const unconfirmed = r.stopped.reduce((n, s) => n + s.inFlight.unconfirmed, 0);
-  const allDone = r.unlink.length > 0 && r.unlink.every((u) => u.state === 'completed');
-  return {
-    consent: r.consent,
-    closedLinks: r.closedLinkIds,
-    unscheduled: r.unscheduled,
-    confirmed: r.confirmed,
-    stopped: r.confirmed
-      ? 'Processing stopped: no request for these links reaches the billing system after this answer.'
-      : `Processing stopped, but ${unconfirmed} request(s) already sent could not be confirmed finished; the billing system may still receive them.`,
-    links: r.stopped.map((s) => {
-      const u = r.unlink.find((x) => x.linkId === s.linkId);
-      return {
-        linkId: s.linkId,
-        runningSyncsCancelled: s.runningSyncs,
-        inFlight: s.inFlight,
-        unlink: { jobId: u?.jobId, state: u?.state ?? 'queued', ...(u?.report ? { report: u.report } : {}) },
-      };
-    }),
-    ...(allDone ? { deleted: UNLINK_DELETES } : { queuedForDeletion: UNLINK_DELETES }),
-    note: `${NOT_RETROACTIVE} Linking again needs a new consent.`,
-  };
-}
 
 /** Revocation, suspension and mappings of a link. */
 export function registerLifecycleRoutes(app: FastifyInstance, services: Services): void {

@@ -1,10 +1,9 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { z } from 'zod';
 import type { Services } from '../../app.ts';
-import type { Actor } from '../../consent/consents.ts';
-import { AppError } from '../../errors.ts';
 import { ExclusionsBody } from '../../privacy/exclusions.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../privacy/webhook.ts';
+import { actorOf, parse } from '../request.ts';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -17,14 +16,6 @@ const AccountParams = z.object({ accountId: z.string().min(1).max(100) });
 const LinkParams = AccountParams.extend({ linkId: z.string().uuid() });
 const UserParams = AccountParams.extend({ userId: z.string().min(1).max(200) });
 
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const fields = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-  throw new AppError('invalid_body', 400, `invalid ${what}: ${fields.join('; ')}`, { fields });
-}
-
-const actorOf = (req: FastifyRequest): Actor => ({ userId: req.caller!.userId, role: req.caller!.role });
 const header = (req: FastifyRequest, name: string) => {
   const v = req.headers[name];
   return Array.isArray(v) ? v[0] : v;
@@ -55,9 +46,15 @@ export function registerPrivacyRoutes(app: FastifyInstance, services: Services):
   app.get('/v1/accounts/:accountId/export', async (req, reply) => {
     const { accountId } = parse(AccountParams, req.params, 'path');
     const doc = await services.exportAccount(actorOf(req), accountId);
-    return reply
-      .header('content-disposition', `attachment; filename="billing-sync-${accountId}.json"`)
-      .send(doc);
+    return (
+      reply
+        // The id is the caller's text: only safe characters go into the header.
+        .header(
+          'content-disposition',
+          `attachment; filename="billing-sync-${accountId.replace(/[^\w.-]/g, '_')}.json"`,
+        )
+        .send(doc)
+    );
   });
   app.delete('/v1/accounts/:accountId/data', async (req) => {
     const { accountId } = parse(AccountParams, req.params, 'path');
