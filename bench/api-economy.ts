@@ -139,11 +139,16 @@ async function main() {
         ratioToNaive: ratio(changeCalls.total, naiveResync.reads + naiveResync.writes),
         targetMet: changeCalls.writes === changed,
       },
-      notes: [
-        'reads above the paging minimum: the zone lookup, one ThresholdInformation read per run (the hourly budget), and two lookups (by name and by id) where the state is read both ways',
-        'first sync: each create is preceded by a lookup of its stable key and each adjustment by a re-read of the units, so a retried or re-run sync never writes twice',
-        'one-percent change: each adjustment re-reads the units of its contract service first (1 read per change)',
-      ],
+      definitions: {
+        pagingMinimum:
+          'one page per 500 records of Companies, Contracts, Services, ContractServices and ContractServiceUnits',
+        firstSyncMinimum:
+          'those 5 pages of an empty database, then one write per contract, service, contract service and adjustment',
+        naive:
+          'per customer a company and a contract read, per line a contract-service and a units read and a write (first sync: creates too)',
+        aboveMinimum:
+          'the zone lookup, the ThresholdInformation read that starts each run, second lookups by id (see byEntity)',
+      },
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
   } finally {

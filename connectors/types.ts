@@ -209,7 +209,9 @@ export class BudgetExhaustedError extends Error {
 }
 
 export const isBudgetExhausted = (e: unknown): e is BudgetExhaustedError =>
-  e instanceof Error && e.name === 'BudgetExhaustedError' && typeof (e as { retryAt?: unknown }).retryAt === 'number';
+  e instanceof Error &&
+  e.name === 'BudgetExhaustedError' &&
+  typeof (e as { retryAt?: unknown }).retryAt === 'number';
 
 export class CredentialsRejectedError extends Error {
   override name = 'CredentialsRejectedError';

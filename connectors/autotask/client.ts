@@ -471,8 +471,9 @@ export class AutotaskClient {
     } finally {
       if (release) {
         await release();
-        // The request log is advisory (it only tells when room comes back): a failed write must not fail the call.
-        if (left) await this.limits.record().catch(() => {});
+        // The request log is advisory (it tells when room comes back): not waited for, and its failure is no
+        // failure of the call.
+        if (left) this.limits.record().catch(() => {});
       }
     }
   }

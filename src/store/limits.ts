@@ -18,6 +18,18 @@ if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[1]) then
 end
 return 0`;
 
+/** Extends a lease that changes hands within a process (XX: only while it is still held). */
+const RENEW = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+return redis.call('ZADD', KEYS[1], 'XX', now + tonumber(ARGV[1]), ARGV[2])`;
+
+/**
+ * A slot goes straight to the next waiter of the same process at most this often in a row; then it goes back
+ * to Redis, so waiters in other processes get their turn.
+ */
+const MAX_HANDOFFS = 16;
+
 const MINUTE = 60_000;
 const HOUR = 60 * MINUTE;
 
@@ -33,7 +45,15 @@ export interface RedisLimitsOptions {
   now?: () => number;
 }
 
+/** A held slot: its token in the sorted set, and how often it went from waiter to waiter in this process. */
+interface Lease {
+  token: string;
+  handoffs: number;
+}
+
 interface Waiter {
+  /** A slot handed over by a releasing request of this process. */
+  handed?: Lease;
   wake: () => void;
   /** Woken while not pausing (e.g. during a Redis call): the next pause returns at once. */
   woken: boolean;
@@ -43,9 +63,9 @@ interface Waiter {
  * A link's share of its target's limits, kept in Redis so every worker process sees it: a counting semaphore
  * per endpoint (a sorted set of leases) and a per-minute request log for the rolling hour.
  *
- * Within one process, waiters of an endpoint queue up and only the first polls Redis; a local release wakes it
- * at once, so a busy endpoint is handed on without a polling gap. Waiters in other processes poll with a
- * short, jittered backoff.
+ * Within one process, waiters of an endpoint queue up and only the first polls Redis; a release hands the slot
+ * straight to that waiter (no round trip, no polling gap), up to MAX_HANDOFFS times in a row before it goes
+ * back to Redis. Waiters in other processes poll with a short, jittered backoff.
  */
 export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
   const { redis, keys, accountId, linkId } = o;
@@ -77,9 +97,22 @@ export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
       signal?.addEventListener('abort', abort, { once: true });
     });
 
+  /** Gives a held slot to the next waiter of this process, or back to Redis (then anyone may take it). */
+  async function pass(key: string, lease: Lease): Promise<void> {
+    const next = queues.get(key)?.[0];
+    if (next && !next.handed && lease.handoffs < MAX_HANDOFFS) {
+      // No round trip: the waiter takes over the lease (renewed, so a long chain of hand-offs keeps it).
+      next.handed = { token: lease.token, handoffs: lease.handoffs + 1 };
+      next.wake();
+      redis.eval(RENEW, 1, key, o.leaseMs, lease.token).catch(() => {});
+      return;
+    }
+    await redis.zrem(key, lease.token);
+    queues.get(key)?.[0]?.wake();
+  }
+
   async function acquire(endpoint: string, max: number, signal?: AbortSignal) {
     const key = keys.linkSlots(accountId, linkId, endpoint.toLowerCase());
-    const token = randomUUID();
     const queue = queues.get(key) ?? [];
     queues.set(key, queue);
     const me: Waiter = {
@@ -89,13 +122,25 @@ export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
       },
     };
     queue.push(me);
+    let lease: Lease | undefined;
     try {
       let delay = 2;
-      for (;;) {
+      while (!lease) {
+        if (me.handed) {
+          lease = me.handed;
+          me.handed = undefined;
+          break;
+        }
         signal?.throwIfAborted();
         if (queue[0] === me) {
-          const got = await redis.eval(ACQUIRE, 1, key, max, o.leaseMs, token);
-          if (got === 1) break;
+          const token = randomUUID();
+          if ((await redis.eval(ACQUIRE, 1, key, max, o.leaseMs, token)) === 1) {
+            lease = { token, handoffs: 0 };
+            // A slot handed over meanwhile is one too many: give it on.
+            if (me.handed) await pass(key, me.handed);
+            me.handed = undefined;
+            break;
+          }
           delay = Math.min(maxPoll, delay * 2);
           await pause(me, delay / 2 + Math.random() * (delay / 2), signal);
         } else {
@@ -107,13 +152,15 @@ export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
       queue.splice(queue.indexOf(me), 1);
       if (queue.length === 0) queues.delete(key);
       else queue[0]?.wake();
+      // Aborted while a slot was being handed to us: hand it on.
+      if (me.handed) await pass(key, me.handed);
     }
+    const held = lease;
     let released = false;
     return async () => {
       if (released) return;
       released = true;
-      await redis.zrem(key, token);
-      queues.get(key)?.[0]?.wake();
+      await pass(key, held);
     };
   }
 

@@ -1,8 +1,8 @@
 import type { AxiosInstance } from 'axios';
 import { z } from 'zod';
 import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
-import { AutotaskCredentials, AutotaskSettings } from '../../connectors/autotask/schemas.ts';
 import type { BudgetOptions } from '../../connectors/autotask/limits.ts';
+import { AutotaskCredentials, AutotaskSettings } from '../../connectors/autotask/schemas.ts';
 import type { Connector, LinkLimits, TargetKind } from '../../connectors/types.ts';
 import { AppError } from '../errors.ts';
 

@@ -83,6 +83,8 @@ function usageOf(lines: readonly UsageLine[]): DesiredUsage[] {
 export function buildDesired(snapshot: Snapshot, opts: DesiredOptions): DesiredState {
   const subsByCustomer = groupBy(snapshot.subscriptions, (s) => s.customerId);
   const usageByCustomer = groupBy(snapshot.usage ?? [], (u) => u.customerId);
+  // A month with a quarantined line would be posted short, and a posted month is never posted again.
+  const badUsage = new Set(snapshot.quarantined.filter((q) => q.kind === 'usage').map((q) => q.customerId));
   const customers: DesiredCustomer[] = [];
   for (const customer of snapshot.customers) {
     if (!customer.billing.enabled) continue;
@@ -105,7 +107,8 @@ export function buildDesired(snapshot: Snapshot, opts: DesiredOptions): DesiredS
         });
       }
     }
-    const usage = offboarded ? [] : usageOf(usageByCustomer.get(customer.id) ?? []);
+    const usage =
+      offboarded || badUsage.has(customer.id) ? [] : usageOf(usageByCustomer.get(customer.id) ?? []);
     customers.push({
       customerId: customer.id,
       name: customer.name,

@@ -159,9 +159,15 @@ async function applyPlan(
 /**
  * A customer with a quarantined subscription is left alone this run: its valid lines alone would under-count a
  * product whose other subscription is malformed, and retiring what "vanished" would cancel seats still billed.
+ * A bad usage line holds back only that customer's usage (buildDesired leaves it out), not its seats.
  */
 export function holdQuarantined(plan: Plan, quarantined: Quarantined[]): Plan {
-  const held = new Set(quarantined.map((q) => q.customerId).filter((id): id is string => Boolean(id)));
+  const held = new Set(
+    quarantined
+      .filter((q) => q.kind !== 'usage')
+      .map((q) => q.customerId)
+      .filter((id): id is string => Boolean(id)),
+  );
   if (held.size === 0) return plan;
   return {
     ...plan,

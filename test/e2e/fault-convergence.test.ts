@@ -71,10 +71,11 @@ describe('sync under faults (both sandboxes over real sockets)', () => {
     const reads = w.at.requests.slice(before);
     expect(again.planned).toEqual({});
     expect(reads.filter(isWrite)).toEqual([]);
-    // 1,200 contract services and their units rows came back over 3 pages each, not cut at 500.
+    // 1,200 contract services came back over 3 pages, and their units rows (one or more each) over 3 or more:
+    // a read cut at 500 would have planned the missing ones again.
     const pages = (entity: string) => reads.filter((r) => r.entity === entity).length;
     expect(pages('ContractServices')).toBe(3);
-    expect(pages('ContractServiceUnits')).toBe(3);
+    expect(pages('ContractServiceUnits')).toBeGreaterThanOrEqual(3);
   }, 120_000);
 
   it('converges to the exact state with no duplicate under a 30% 5xx/429 fault rate', async () => {

@@ -3,6 +3,7 @@ import type { Snapshot } from '../../src/domain/types.ts';
 import { generateData } from '../../src/spinpanel/seed.ts';
 import { addUsage, closedUsagePeriods } from '../../src/spinpanel/snapshot.ts';
 import { buildDesired, desiredOptions, effectiveDateFor } from '../../src/sync/desired.ts';
+import { holdQuarantined } from '../../src/sync/engine.ts';
 import { settleRecon } from '../../src/sync/recon.ts';
 
 const NOW = new Date('2026-11-15T10:00:00Z');
@@ -104,6 +105,51 @@ describe('desired state: policy, prices and usage', () => {
       ['2026-09', ['u1']],
       ['2026-10', ['u2', 'u3']],
     ]);
+  });
+});
+
+describe('a bad usage line', () => {
+  it('holds back that customer’s usage only; a bad subscription holds back the whole customer', () => {
+    const data = generateData({ seed: 11, customers: 2, subscriptionsPerCustomer: 1, now: NOW });
+    const [a, b] = data.customers as [(typeof data.customers)[0], (typeof data.customers)[0]];
+    const line = data.usage.find((u) => u.customerId === a.id)!;
+    const snap = {
+      ...snapshotOf(data),
+      usage: [{ ...line, period: '2026-10' }],
+      quarantined: [{ kind: 'usage' as const, id: 'u-bad', customerId: a.id, reason: 'quantity: invalid' }],
+    };
+    const d = buildDesired(snap, { effectiveDate: '2026-11-15' });
+    const ca = d.customers.find((c) => c.customerId === a.id)!;
+    expect(ca.usage).toBeUndefined();
+    expect(ca.lines).toHaveLength(1);
+
+    const op = (customerId: string, kind: string) => ({
+      key: `${kind}:${customerId}`,
+      kind,
+      customerId,
+      summary: '',
+      data: {},
+    });
+    const reconLine = (customerId: string) => ({
+      customerId,
+      customerName: 'x',
+      productId: 'p',
+      productName: 'p',
+      spinpanelSeats: 1,
+      targetUnitsBefore: 0,
+      targetUnitsAfter: 1,
+    });
+    const plan = {
+      ops: [op(a.id, 'adjustUnits'), op(b.id, 'adjustUnits')],
+      unmapped: [],
+      recon: [reconLine(a.id), reconLine(b.id)],
+      notices: [{ customerId: b.id, kind: 'currency', message: 'm' }],
+    };
+    expect(holdQuarantined(plan, snap.quarantined).ops.map((o) => o.customerId)).toEqual([a.id, b.id]);
+    const held = holdQuarantined(plan, [{ kind: 'subscription', id: 's', customerId: b.id, reason: 'r' }]);
+    expect(held.ops.map((o) => o.customerId)).toEqual([a.id]);
+    expect(held.recon.map((l) => l.customerId)).toEqual([a.id]);
+    expect(held.notices).toEqual([]);
   });
 });
 

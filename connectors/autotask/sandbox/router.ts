@@ -67,7 +67,12 @@ function queryPage(entity: EntityName, ctx: Ctx, paging?: { lastId: number; max:
   const viaGet = ctx.method === 'GET';
   const search = viaGet ? searchParam(ctx) : undefined;
   const spec = parseQuerySpec(entity, viaGet ? search?.value : ctx.body, paging?.max);
-  const { items, more, lastId } = runQuery(entity, tableRows(entity, ctx.store, spec.filter), spec, paging?.lastId);
+  const { items, more, lastId } = runQuery(
+    entity,
+    tableRows(entity, ctx.store, spec.filter),
+    spec,
+    paging?.lastId,
+  );
   let nextPageUrl: string | null = null;
   if (more && lastId !== undefined) {
     const token = encodeURIComponent(JSON.stringify({ lastId, max: spec.max }));

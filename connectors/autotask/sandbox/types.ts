@@ -87,7 +87,10 @@ export interface AutotaskSandbox {
   unitsAt(contractServiceId: number, date: string): number;
   configure(
     p: Partial<
-      Pick<AutotaskSandboxOptions, 'latencyMs' | 'threadLimit' | 'requestThreshold' | 'budgetLatencyMs' | 'faults'>
+      Pick<
+        AutotaskSandboxOptions,
+        'latencyMs' | 'threadLimit' | 'requestThreshold' | 'budgetLatencyMs' | 'faults'
+      >
     >,
   ): void;
   /** The fault injector: `inject()` one-off faults, read `injected` counts. */
