@@ -2,6 +2,7 @@ import { AppError, forbidden, notFound } from '../errors.ts';
 import { getLink, type Link } from '../links/links.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { withWatch } from '../store/tx.ts';
 import type { Actor } from './consents.ts';
 
 /** The policy's "administrators, service providers or resellers may suspend or terminate access". */
@@ -25,32 +26,34 @@ async function transition(
   }
   const { redis, keys } = ctx;
   const key = keys.link(accountId, linkId);
-  for (let attempt = 0; attempt < 20; attempt++) {
-    await redis.watch(key);
-    const [status, consentId] = await redis.hmget(key, 'status', 'consentId');
-    if (status === null) {
-      await redis.unwatch();
-      throw notFound(`link ${linkId}`);
+  return withWatch(redis, async (tx) => {
+    for (let attempt = 0; attempt < 20; attempt++) {
+      await tx.watch(key);
+      const [status, consentId] = await redis.hmget(key, 'status', 'consentId');
+      if (status === null) {
+        await tx.unwatch();
+        throw notFound(`link ${linkId}`);
+      }
+      if (status !== from) {
+        await tx.unwatch();
+        const why =
+          status === 'revoked' || status === 'unlinked'
+            ? `its consent was revoked (link ${status}); linking again needs a new consent`
+            : `it is ${status}`;
+        throw new AppError(`link_${status}`, 409, `link ${linkId} cannot be ${verb}d: ${why}`);
+      }
+      const done = await tx.multi().hset(key, 'status', to).hincrby(key, 'epoch', 1).exec();
+      if (!done) continue;
+      await appendAudit(redis, keys, accountId, {
+        type: verb === 'suspend' ? 'link.suspended' : 'link.resumed',
+        actor,
+        subject: { linkId, ...(consentId ? { consentId } : {}) },
+        data: { from, to },
+      });
+      return getLink(ctx, accountId, linkId);
     }
-    if (status !== from) {
-      await redis.unwatch();
-      const why =
-        status === 'revoked' || status === 'unlinked'
-          ? `its consent was revoked (link ${status}); linking again needs a new consent`
-          : `it is ${status}`;
-      throw new AppError(`link_${status}`, 409, `link ${linkId} cannot be ${verb}d: ${why}`);
-    }
-    const done = await redis.multi().hset(key, 'status', to).hincrby(key, 'epoch', 1).exec();
-    if (!done) continue;
-    await appendAudit(redis, keys, accountId, {
-      type: verb === 'suspend' ? 'link.suspended' : 'link.resumed',
-      actor,
-      subject: { linkId, ...(consentId ? { consentId } : {}) },
-      data: { from, to },
-    });
-    return getLink(ctx, accountId, linkId);
-  }
-  throw new AppError('busy', 503, `link ${linkId} kept changing; try again`);
+    throw new AppError('busy', 503, `link ${linkId} kept changing; try again`);
+  });
 }
 
 /** Pauses a link: the gate closes (new epoch), nothing is deleted. */

@@ -5,6 +5,7 @@ import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { withWatch } from '../store/tx.ts';
 import { targetAccountOf } from './fingerprint.ts';
 import { swapSealed } from './reseal.ts';
 
@@ -137,22 +138,24 @@ export async function createLink(
   const sealed = vault.encrypt(JSON.stringify(secrets), aadFor(accountId, link.id));
   // Verification can take seconds; a revocation in the meantime must win, so the consent is watched and re-read.
   const consentKey = keys.consent(accountId, consent.id);
-  await redis.watch(consentKey);
-  const fresh = await redis.get(consentKey);
-  if (!fresh || !usableConsent(JSON.parse(fresh) as Consent)) {
-    await redis.unwatch();
-    throw new AppError(
-      'consent_required',
-      409,
-      `consent ${consent.id} was revoked while the link was being made`,
-    );
-  }
-  const saved = await redis
-    .multi()
-    .hset(keys.link(accountId, link.id), serializeLink(link))
-    .set(keys.credentials(accountId, link.id), sealed)
-    .zadd(keys.links(accountId), Date.parse(link.createdAt), link.id)
-    .exec();
+  const saved = await withWatch(redis, async (tx) => {
+    await tx.watch(consentKey);
+    const fresh = await redis.get(consentKey);
+    if (!fresh || !usableConsent(JSON.parse(fresh) as Consent)) {
+      await tx.unwatch();
+      throw new AppError(
+        'consent_required',
+        409,
+        `consent ${consent.id} was revoked while the link was being made`,
+      );
+    }
+    return tx
+      .multi()
+      .hset(keys.link(accountId, link.id), serializeLink(link))
+      .set(keys.credentials(accountId, link.id), sealed)
+      .zadd(keys.links(accountId), Date.parse(link.createdAt), link.id)
+      .exec();
+  });
   if (!saved)
     throw new AppError('consent_changed', 409, `consent ${consent.id} changed while linking; try again`);
   await appendAudit(redis, keys, accountId, {
