@@ -1,4 +1,3 @@
-import axios from 'axios';
 import { type Job, type Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
@@ -16,7 +15,7 @@ import { assertResidency } from './privacy/residency.ts';
 import { retentionFromConfig } from './privacy/retention.ts';
 import { createPrivacyServices } from './privacy/services.ts';
 import type { RetryPolicy } from './queue/catalog.ts';
-import { createSyncQueue, enqueueSync, queuePrefix, scheduleLink } from './queue/queues.ts';
+import { createSyncQueue, enqueueSync, queuePrefix } from './queue/queues.ts';
 import { createUnlinkQueue, createUnlinkWorker, recoverUnlinks } from './queue/unlink.ts';
 import { createSyncWorker } from './queue/worker.ts';
 import type { StoreContext } from './store/context.ts';
@@ -104,6 +103,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
   let maintenance: Maintenance | undefined;
   const services = createServices({
     store,
+    gate,
     queue,
     unlinkQueue,
     retry,
@@ -175,6 +175,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
 
 interface ServiceDeps {
   store: StoreContext;
+  gate: Gate;
   queue: Queue;
   unlinkQueue: Queue;
   retry: RetryPolicy;
@@ -207,13 +208,13 @@ export function createServices(d: ServiceDeps) {
         {
           parseSettings,
           defaultEveryMinutes: config.SYNC_INTERVAL_MINUTES,
-          // Before a link exists there is no gate to pass: this one call only checks the credentials.
-          verify: (target, credentials, settings) =>
+          // Before a link exists, its credentials check passes the gate of the consent it is made under.
+          verify: (target, credentials, settings, under) =>
             makeConnector(
               target,
               credentials,
               settings,
-              axios.create({ timeout: config.HTTP_TIMEOUT_MS }),
+              d.gate.verifyClient(under.accountId, under.consentId, { timeoutMs: config.HTTP_TIMEOUT_MS }),
               d.connectorEnv,
             ).verify(),
         },
@@ -221,7 +222,8 @@ export function createServices(d: ServiceDeps) {
         accountId,
         body,
       );
-      await scheduleLink(queue, link, retry);
+      // Not scheduleLink: a revocation committed since the link was saved must not get a schedule back.
+      await lifecycle.settleSchedule(accountId, link.id);
       return link;
     },
     listLinks: (accountId: string) => listLinks(store, accountId),

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import axios, { type AxiosAdapter, type AxiosInstance } from 'axios';
+import axios, { type AxiosAdapter, AxiosError, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
 import type { Keys } from '../store/keys.ts';
-import { admit, release } from './inflight.ts';
+import { admit, consentDoor, type Door, linkDoor, release } from './inflight.ts';
 
 /** Which link a piece of work acts for, and the epoch it was started under. */
 export interface GateRef {
@@ -14,11 +14,12 @@ export interface GateRef {
 export class GateClosedError extends Error {
   override name = 'GateClosedError';
   constructor(
-    readonly ref: GateRef,
+    /** Who was refused: "link 42", "a link being made under consent 7". */
+    readonly subject: string,
     readonly reason: string,
     options?: { cause?: unknown },
   ) {
-    super(`link ${ref.linkId} may not act: ${reason}`, options);
+    super(`${subject} may not act: ${reason}`, options);
   }
 }
 
@@ -58,6 +59,11 @@ const reasonOf = (signal: AbortSignal) =>
  * An admitted request is not torn down when the run is cancelled: closing a socket does not take back bytes
  * already sent, so only the target's answer proves the request arrived before the revocation answered. The
  * run's signal stops everything else — the next request, throttle waits, the rest of the plan.
+ *
+ * Every admitted request ends by a deadline counted from *before* it asked to be admitted (a wall-clock timer,
+ * not only axios's socket timeout), and its token's deadline in Redis is that plus a margin. So however late
+ * the admission's reply reaches a worker (a slow Redis connection, a paused process), the request is over before
+ * a revocation could take its token for a dead process's and answer.
  */
 export class Gate {
   constructor(
@@ -71,42 +77,73 @@ export class Gate {
       'status',
       'epoch',
     );
-    if (status === null) throw new GateClosedError(ref, 'the link no longer exists');
-    if (status !== 'active') throw new GateClosedError(ref, `the link is ${status}`);
+    const closed = (reason: string) => new GateClosedError(`link ${ref.linkId}`, reason);
+    if (status === null) throw closed('the link no longer exists');
+    if (status !== 'active') throw closed(`the link is ${status}`);
     if (Number(epoch) !== ref.epoch) {
-      throw new GateClosedError(ref, `the link changed (epoch ${epoch}, work started under ${ref.epoch})`);
+      throw closed(`the link changed (epoch ${epoch}, work started under ${ref.epoch})`);
     }
   }
 
+  /** The HTTP client of a run of one link under one epoch. */
   client(ref: GateRef, opts: GateClientOptions): AxiosInstance {
+    return this.through(linkDoor(this.keys, ref), opts);
+  }
+
+  /**
+   * The HTTP client that checks a new link's credentials before the link exists: admitted only while the consent
+   * it is made under is active, and drained by that consent's revocation like a link's own requests.
+   */
+  verifyClient(accountId: string, consentId: string, opts: GateClientOptions): AxiosInstance {
+    return this.through(consentDoor(this.keys, accountId, consentId), opts);
+  }
+
+  private through(door: Door, opts: GateClientOptions): AxiosInstance {
+    const wire = axios.getAdapter(axios.defaults.adapter);
+    const gated: AxiosAdapter = async (config) => {
+      if (opts.signal?.aborted) throw new GateClosedError(door.subject, reasonOf(opts.signal));
+      const timeout = config.timeout && config.timeout > 0 ? config.timeout : opts.timeoutMs;
+      const asked = performance.now();
+      const token = randomUUID();
+      const verdict = await admit(this.redis, door, token, timeout);
+      if (verdict !== 'ok') throw new GateClosedError(door.subject, verdict);
+      const deadline = new AbortController();
+      const timedOut = () =>
+        new AxiosError(`timeout of ${timeout}ms exceeded`, AxiosError.ECONNABORTED, config);
+      try {
+        const left = Math.floor(timeout - (performance.now() - asked));
+        // The admission's reply came too late to send anything before the token's deadline: a timeout, not sent.
+        if (left <= 0) throw timedOut();
+        const timer = setTimeout(() => deadline.abort(), left);
+        opts.counter?.add(axios.getUri(config));
+        config.timeout = left;
+        config.signal = deadline.signal;
+        try {
+          return await wire(config);
+        } catch (error) {
+          throw deadline.signal.aborted ? timedOut() : error;
+        } finally {
+          clearTimeout(timer);
+          // Axios checks the config's signal again on the way back: the run's cancellation must not discard an
+          // answer that came (see above), and the deadline's is reported as the timeout it is.
+          config.signal = undefined;
+        }
+      } finally {
+        // A failed removal leaves the token to lapse at its deadline; the request's own outcome still counts.
+        await release(this.redis, door, token).catch(() => {});
+      }
+    };
     const http = axios.create({
       baseURL: opts.baseURL,
       headers: opts.headers,
       timeout: opts.timeoutMs,
+      adapter: gated,
       // Status handling is the connectors' job; the gate only decides whether a request may leave.
       validateStatus: (s) => s >= 200 && s < 300,
     });
-    const wire = axios.getAdapter(axios.defaults.adapter);
-    const gated: AxiosAdapter = async (config) => {
-      if (opts.signal?.aborted) throw new GateClosedError(ref, reasonOf(opts.signal));
-      // Every admitted request has a deadline, so a token left by a dead process can be told from a live one.
-      const timeout = config.timeout && config.timeout > 0 ? config.timeout : opts.timeoutMs;
-      const token = randomUUID();
-      const verdict = await admit(this.redis, this.keys, ref, token, timeout);
-      if (verdict !== 'ok') throw new GateClosedError(ref, verdict);
-      opts.counter?.add(http.getUri(config));
-      config.timeout = timeout;
-      config.signal = undefined;
-      try {
-        return await wire(config);
-      } finally {
-        // A failed removal leaves the token to lapse at its deadline; the request's own outcome still counts.
-        await release(this.redis, this.keys, ref, token).catch(() => {});
-      }
-    };
     http.interceptors.request.use((config) => {
-      if (opts.signal?.aborted) throw new GateClosedError(ref, reasonOf(opts.signal));
-      // Set on every request, so a per-request `adapter` cannot route around the gate.
+      if (opts.signal?.aborted) throw new GateClosedError(door.subject, reasonOf(opts.signal));
+      // Set on every request too, so a per-request `adapter` cannot route around the gate.
       config.adapter = gated;
       return config;
     });

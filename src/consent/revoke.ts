@@ -106,7 +106,9 @@ export async function stopLinks(
     linkIds.map((linkId) => publishCancel(redis, keys, { accountId, linkId, reason })),
   );
   const active = linkIds.length > 0 ? await syncQueue.getActive() : [];
-  const drained = await Promise.all(linkIds.map((linkId) => drain(redis, keys, accountId, linkId, waitMs)));
+  const drained = await Promise.all(
+    linkIds.map((linkId) => drain(redis, keys.inflight(accountId, linkId), waitMs)),
+  );
   return linkIds.map((linkId, i) => ({
     linkId,
     runningSyncs: active.filter((j) => j?.data?.accountId === accountId && j.data.linkId === linkId).length,

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import type { LinkMapping, TargetKind, VerifyResult } from '../../connectors/types.ts';
 import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
+import { GateClosedError } from '../consent/gate.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
@@ -74,11 +75,15 @@ function usableConsent(consent: Consent): boolean {
 }
 
 export interface CreateLinkDeps {
-  /** Check the target accepts the credentials; throws CredentialsRejectedError with the target's words. */
+  /**
+   * Check the target accepts the credentials; throws CredentialsRejectedError with the target's words. `under`
+   * is the consent the link is made under: the check's requests pass the gate only while it is active.
+   */
   verify: (
     target: TargetKind,
     credentials: Record<string, unknown>,
     settings: Record<string, unknown>,
+    under: { accountId: string; consentId: string },
   ) => Promise<VerifyResult>;
   /** Turns raw settings into validated ones (defaults applied); throws a 400 naming the field. */
   parseSettings: (target: TargetKind, settings: Record<string, unknown>) => Record<string, unknown>;
@@ -117,7 +122,14 @@ export async function createLink(
     );
   }
   const settings = deps.parseSettings(body.target, body.settings);
-  const verified = await deps.verify(body.target, body.credentials, settings);
+  const revokedMeanwhile = () =>
+    new AppError('consent_required', 409, `consent ${consent.id} was revoked while the link was being made`);
+  const verified = await deps
+    .verify(body.target, body.credentials, settings, { accountId, consentId: consent.id })
+    .catch((error: unknown) => {
+      // The check's requests pass the consent's gate: refused there, the consent was revoked meanwhile.
+      throw error instanceof GateClosedError ? revokedMeanwhile() : error;
+    });
   const link: Link = {
     id: randomUUID(),
     accountId,
@@ -143,11 +155,7 @@ export async function createLink(
     const fresh = await redis.get(consentKey);
     if (!fresh || !usableConsent(JSON.parse(fresh) as Consent)) {
       await tx.unwatch();
-      throw new AppError(
-        'consent_required',
-        409,
-        `consent ${consent.id} was revoked while the link was being made`,
-      );
+      throw revokedMeanwhile();
     }
     return tx
       .multi()

@@ -199,15 +199,22 @@ async function summariseRuns(
 const globEscape = (s: string) => s.replace(/[*?[\]\\]/g, '\\$&');
 
 /**
- * Deletes every key under the link's namespace (mapping, opt-outs, cached snapshot, leases, usage, in-flight
- * tokens, and whatever per-link key is added later) except the run-history counts and the run lock it holds.
+ * Deletes every key under the link's namespace (mapping, opt-outs, cached snapshot, leases, usage, and whatever
+ * per-link key is added later) except the run-history counts, the run lock it holds, and the in-flight set.
  * SCAN rather than a list in code, so a cache added next year is not forgotten by an unlink.
+ *
+ * The in-flight set stays because a revocation may still be waiting on it: a request of a run that already let
+ * go of its lock (one branch of a Promise.all failed at the gate, the other is still on the wire) would look
+ * finished if its token were deleted. It holds random tokens only and expires with its last one.
  */
 async function purgeLinkKeys(ctx: StoreContext, accountId: string, linkId: string): Promise<number> {
   const { redis, keys } = ctx;
-  const keep = new Set([keys.runHistory(accountId, linkId), keys.runLock(accountId, linkId)]);
-  const explicit = [keys.mapping(accountId, linkId), keys.inflight(accountId, linkId)];
-  let deleted = await redis.del(...explicit);
+  const keep = new Set([
+    keys.runHistory(accountId, linkId),
+    keys.runLock(accountId, linkId),
+    keys.inflight(accountId, linkId),
+  ]);
+  let deleted = 0;
   const pattern = `${globEscape(keys.link(accountId, linkId))}:*`;
   let cursor = '0';
   do {

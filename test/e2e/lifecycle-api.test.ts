@@ -105,6 +105,29 @@ describe('revoke, suspend and resume over the admin API', () => {
     );
   });
 
+  it('waits for the credentials check of a link being made under the consent, and refuses that link', async () => {
+    w.at.configure({ latencyMs: 400 });
+    const before = w.at.requests.length;
+    const making = call('POST', '/links', ADMIN, {
+      target: 'autotask',
+      consentId: w.consent.id,
+      credentials: AUTOTASK_CREDENTIALS,
+      spinpanelApiKey: w.sp.apiKey,
+      settings: { serviceBillingCodeId: BILLING_CODE },
+    });
+    while (w.at.requests.length === before) await new Promise((r) => setTimeout(r, 5));
+    const revoke = await call('POST', `/consents/${w.consent.id}/revoke`, ADMIN);
+    const answeredAt = Date.now();
+    expect(revoke.body).toMatchObject({ confirmed: true, linksBeingMade: { inFlight: 1, unconfirmed: 0 } });
+    // The check on the wire was answered before the revocation was; nothing of it came later.
+    expect(w.at.requests.slice(before).map((r) => r.status)).not.toContain(0);
+    expect(w.at.requests.filter((r) => r.at > answeredAt)).toEqual([]);
+    const made = await making;
+    expect(made.status).toBe(409);
+    expect(made.body.error.message).toMatch(/revoked while the link was being made/);
+    expect(await w.app.redis.zcard(w.app.store.keys.links(w.accountId))).toBe(1);
+  });
+
   it('serves a mapping stamped with its target account and refuses it on a link to another account', async () => {
     const customer = w.sp.data.customers[0]!.id;
     const put = await call('PUT', `/links/${w.link.id}/mappings`, ADMIN, {

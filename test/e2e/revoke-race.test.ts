@@ -217,7 +217,6 @@ describe('revocation race: nothing reaches the target after the revoke call retu
       // The trials did stop running syncs, in the read phase and in the write phase.
       expect(trials.some((t) => t.writesBefore === 0)).toBe(true);
       expect(trials.some((t) => t.writesBefore > 20)).toBe(true);
-      // The trials did hit running syncs: in the read phase and in the write phase.
       const sorted = (xs: number[]) => [...xs].sort((a, b) => a - b);
       const p = (xs: number[], q: number) => sorted(xs)[Math.min(xs.length - 1, Math.floor(q * xs.length))];
       const revoke = trials.map((t) => t.revokeMs);

@@ -2,16 +2,9 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
 import { unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import { waitFor } from '../helpers/lifecycle.ts';
 import { dumpPrefix } from '../helpers/store.ts';
 import { AUTOTASK_CREDENTIALS, admin, startWorld, type World } from '../helpers/world.ts';
-
-const waitFor = async (cond: () => Promise<boolean>, timeoutMs = 20_000) => {
-  const end = Date.now() + timeoutMs;
-  while (!(await cond())) {
-    if (Date.now() > end) throw new Error('timed out waiting for condition');
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('an unlink interrupted by a killed worker', () => {
   let w: World | undefined;
@@ -56,7 +49,7 @@ describe('an unlink interrupted by a killed worker', () => {
     await waitFor(async () => {
       const j = await job();
       return (await j?.getState()) === 'active' && (j?.progress as { step?: string })?.step === 'credentials';
-    });
+    }, 20_000);
     first.kill('SIGKILL');
     await exited(first);
 
@@ -68,7 +61,10 @@ describe('an unlink interrupted by a killed worker', () => {
 
     await app.redis.del(keys.runLock(accountId, link.id));
     startWorker();
-    await waitFor(async () => (await app.redis.hget(keys.link(accountId, link.id), 'status')) === 'unlinked');
+    await waitFor(
+      async () => (await app.redis.hget(keys.link(accountId, link.id), 'status')) === 'unlinked',
+      20_000,
+    );
     expect(await (await job())?.getState()).toBe('completed');
     expect(await app.redis.exists(keys.run(accountId, run.id))).toBe(0);
     expect(await app.redis.exists(keys.mapping(accountId, link.id))).toBe(0);

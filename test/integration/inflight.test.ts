@@ -70,6 +70,9 @@ describe('the gate tracks requests on the wire', () => {
     await expect(http.get(`${server.url}/x`)).rejects.toBeInstanceOf(GateClosedError);
     const bypass = http.get(`${server.url}/y`, { adapter: axios.getAdapter('http') });
     await expect(bypass).rejects.toThrow(/may not act: the link is revoked/);
+    // Nor by dropping the interceptors: the instance's own adapter is the gate.
+    http.interceptors.request.clear();
+    await expect(http.get(`${server.url}/z`)).rejects.toBeInstanceOf(GateClosedError);
     expect(server.log).toEqual([]);
     expect(await inflight()).toEqual([]);
   });
@@ -109,7 +112,7 @@ describe('the gate tracks requests on the wire', () => {
     });
     await sleep(120 + Math.random() * 60);
     await revokeConsent(t.ctx, admin, ACCT, consentId);
-    const report = await drain(t.ctx.redis, t.ctx.keys, ACCT, link.id, 5000);
+    const report = await drain(t.ctx.redis, t.ctx.keys.inflight(ACCT, link.id), 5000);
     const answeredBy = Date.now();
     await Promise.all(streams);
     expect(report.inFlight).toBeGreaterThan(0);
@@ -126,17 +129,62 @@ describe('the gate tracks requests on the wire', () => {
     const pending = http.get(`${server.url}/slow`).catch(() => null);
     await waitFor(() => server.log.length === 1);
     await revokeConsent(t.ctx, admin, ACCT, consentId);
-    const report = await drain(t.ctx.redis, t.ctx.keys, ACCT, link.id, 100);
+    const report = await drain(t.ctx.redis, t.ctx.keys.inflight(ACCT, link.id), 100);
     expect(report).toMatchObject({ inFlight: 1, finished: 0, unconfirmed: 1, abandoned: 0 });
     expect(report.waitedMs).toBeGreaterThanOrEqual(100);
     expect(report.waitedMs).toBeLessThan(800);
     await pending;
   });
 
+  describe('an admission whose reply reaches the worker late (slow Redis connection, paused process)', () => {
+    /** The gate's Redis, with the admission's reply held back `ms` after Redis has registered the token. */
+    const slowGate = (ms: number) => {
+      const redis = t.ctx.redis.duplicate();
+      const evalNow = redis.eval.bind(redis) as (...args: unknown[]) => Promise<unknown>;
+      Object.assign(redis, {
+        eval: async (...args: unknown[]) => {
+          const reply = await evalNow(...args);
+          await sleep(ms);
+          return reply;
+        },
+      });
+      return { gate: new Gate(redis, t.ctx.keys), close: () => redis.disconnect() };
+    };
+
+    it('sends nothing when no time is left before the token could be taken for a dead one', async () => {
+      const slow = slowGate(500);
+      try {
+        const http = slow.gate.client(ref(), { timeoutMs: 300 });
+        await expect(http.get(`${server.url}/late`)).rejects.toThrow(/timeout of 300ms exceeded/);
+        expect(server.log).toEqual([]);
+        expect(await inflight()).toEqual([]);
+      } finally {
+        slow.close();
+      }
+    });
+
+    it('ends the request by its deadline counted from before it asked to be admitted', async () => {
+      const slow = slowGate(600);
+      try {
+        server.set({ delayMs: 2000 });
+        const http = slow.gate.client(ref(), { timeoutMs: 800 });
+        const asked = Date.now();
+        await expect(http.get(`${server.url}/slow`)).rejects.toThrow(/timeout/);
+        // Counted from the reply instead, it would run to about 600 + 800 ms: past the token's own deadline
+        // once the timeout is near the margin.
+        expect(Date.now() - asked).toBeLessThan(1100);
+        expect(server.log).toHaveLength(1);
+        expect(await inflight()).toEqual([]);
+      } finally {
+        slow.close();
+      }
+    });
+  });
+
   it('ignores and cleans tokens of a process that died mid-request', async () => {
     const key = t.ctx.keys.inflight(ACCT, link.id);
     await t.ctx.redis.zadd(key, Date.now() - 1000, 'dead-process-token');
-    const report = await drain(t.ctx.redis, t.ctx.keys, ACCT, link.id, 5000);
+    const report = await drain(t.ctx.redis, t.ctx.keys.inflight(ACCT, link.id), 5000);
     expect(report).toMatchObject({ inFlight: 0, unconfirmed: 0, abandoned: 1 });
     expect(report.waitedMs).toBeLessThan(100);
     expect(await t.ctx.redis.exists(key)).toBe(0);

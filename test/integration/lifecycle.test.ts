@@ -6,7 +6,15 @@ import type { Connector } from '../../connectors/types.ts';
 import { type Actor, grantConsent } from '../../src/consent/consents.ts';
 import { Gate } from '../../src/consent/gate.ts';
 import { createLifecycleServices } from '../../src/consent/lifecycle.ts';
-import { createLink, getLink, getMapping, type Link, readSecrets } from '../../src/links/links.ts';
+import { revokeConsent } from '../../src/consent/revoke.ts';
+import {
+  type CreateLinkDeps,
+  createLink,
+  getLink,
+  getMapping,
+  type Link,
+  readSecrets,
+} from '../../src/links/links.ts';
 import { createSyncQueue, enqueueSync, scheduleLink, schedulerId } from '../../src/queue/queues.ts';
 import { createUnlinkQueue, createUnlinkWorker } from '../../src/queue/unlink.ts';
 import { createSyncWorker } from '../../src/queue/worker.ts';
@@ -151,6 +159,82 @@ describe('revocation, suspension and relinking', () => {
       expect(answer.stopped[0]?.inFlight).toMatchObject({ inFlight: 1, unconfirmed: 1 });
     });
 
+    it('waits for the credentials check of a link being made under the consent, and refuses that link', async () => {
+      const gate = new Gate(t.ctx.redis, t.ctx.keys);
+      const checking: CreateLinkDeps = {
+        ...fakeDeps,
+        verify: async (_t, _c, _s, under) => {
+          const http = gate.verifyClient(under.accountId, under.consentId, { timeoutMs: 5000 });
+          await http.get(`${target.url}/verify`);
+          return { displayName: 'checked' };
+        },
+      };
+      target.set({ delayMs: 300 });
+      const making = createLink(t.ctx, checking, admin, ACCT, {
+        target: 'autotask',
+        consentId,
+        credentials: { userName: 'new@msp.example', secret: 's', integrationCode: 'X' },
+        spinpanelApiKey: SP_KEY,
+        settings: {},
+      }).catch((e: unknown) => e);
+      await waitFor(() => target.log.length === 1);
+      const answer = await lifecycle.revokeConsent(admin, ACCT, consentId);
+      expect(target.log[0]!.answered).toBeLessThanOrEqual(Date.now());
+      expect(answer.linking).toMatchObject({ inFlight: 1, finished: 1, unconfirmed: 0 });
+      expect(answer.confirmed).toBe(true);
+      expect(await making).toMatchObject({ code: 'consent_required', message: /revoked while the link/ });
+      // A check that starts after the revocation does not leave.
+      const late = gate.verifyClient(ACCT, consentId, { timeoutMs: 5000 }).get(`${target.url}/late`);
+      await expect(late).rejects.toThrow(/consent is revoked/);
+      expect(target.log).toHaveLength(1);
+    });
+
+    it('asked again after a crash before its unlink jobs were queued, queues them', async () => {
+      // The revocation's MULTI alone: as if the process died right after it.
+      await revokeConsent(t.ctx, admin, ACCT, consentId);
+      expect(await unlinkQueue.getJob(`unlink.${link.id}`)).toBeUndefined();
+      await expect(lifecycle.revokeConsent(admin, ACCT, consentId)).rejects.toMatchObject({
+        status: 409,
+        code: 'already_revoked',
+      });
+      expect(await (await unlinkQueue.getJob(`unlink.${link.id}`))?.getState()).toBe('waiting');
+    });
+
+    it('a schedule written while the revocation committed is taken back', async () => {
+      await lifecycle.suspendLink(admin, ACCT, link.id);
+      // The revocation commits and removes the schedule between the resume's read and its schedule write.
+      const upsert = syncQueue.upsertJobScheduler.bind(syncQueue);
+      Object.assign(syncQueue, {
+        upsertJobScheduler: async (...args: Parameters<typeof upsert>) => {
+          Object.assign(syncQueue, { upsertJobScheduler: upsert });
+          await lifecycle.revokeConsent(admin, ACCT, consentId);
+          return upsert(...args);
+        },
+      });
+      await lifecycle.resumeLink(admin, ACCT, link.id);
+      expect((await getLink(t.ctx, ACCT, link.id)).status).toBe('revoked');
+      expect(await syncQueue.getJobSchedulers()).toEqual([]);
+    });
+
+    it('a mapping written while the link was unlinked is not left behind', async () => {
+      const linkKey = t.ctx.keys.link(ACCT, link.id);
+      const set = t.ctx.redis.set.bind(t.ctx.redis);
+      Object.assign(t.ctx.redis, {
+        // The unlink purges between the status check and the write.
+        set: async (...args: Parameters<typeof set>) => {
+          Object.assign(t.ctx.redis, { set });
+          await t.ctx.redis.hset(linkKey, 'status', 'unlinked');
+          return set(...args);
+        },
+      });
+      const put = lifecycle.putMapping(admin, ACCT, link.id, {
+        customers: { c1: { companyId: 3 } },
+        products: {},
+      });
+      await expect(put).rejects.toMatchObject({ status: 409, code: 'link_closed' });
+      expect(await t.ctx.redis.exists(t.ctx.keys.mapping(ACCT, link.id))).toBe(0);
+    });
+
     it('with waitForUnlink, answers once the unlink job has forgotten the link', async () => {
       const unlinker = createUnlinkWorker({
         connection: t.ctx.redis.duplicate(),
@@ -191,7 +275,7 @@ describe('revocation, suspension and relinking', () => {
       );
       const answer = await lifecycle.suspendLink(admin, ACCT, link.id);
       expect(answer.link).toMatchObject({ status: 'suspended', epoch: link.epoch + 1 });
-      expect(answer).toMatchObject({ unscheduled: true, queuedJobsRemoved: 1 });
+      expect(answer).toMatchObject({ unscheduled: true, queuedJobsRemoved: 1, confirmed: true });
       expect(answer.stopped).toMatchObject({ runningSyncs: 1, inFlight: { unconfirmed: 0 } });
       await waitFor(async () => (await running.getState()) === 'failed', 3000);
       expect((await getRun(t.ctx, ACCT, link.id, running.id!)).errors.at(-1)?.message).toMatch(/suspended/);

@@ -1,5 +1,6 @@
 import { type Queue, UnrecoverableError, Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { drain } from '../../src/consent/inflight.ts';
 import { revokeConsent } from '../../src/consent/revoke.ts';
 import type { Link } from '../../src/links/links.ts';
 import { putMapping } from '../../src/links/links.ts';
@@ -186,6 +187,28 @@ describe('unlinking a revoked link', () => {
       await expectForgotten();
     },
   );
+
+  it('leaves the tokens of requests still on the wire, so a revocation waiting on them is not misled', async () => {
+    await fullLink();
+    // A request of a run that has already let go of its lock (another branch of it failed at the gate).
+    const key = t.ctx.keys.inflight(ACCT, link.id);
+    await t.ctx.redis.zadd(key, Date.now() + 60_000, 'still-on-the-wire');
+    await unlinkLink(deps(), job());
+    expect(await drain(t.ctx.redis, key, 50)).toMatchObject({ inFlight: 1, unconfirmed: 1 });
+  });
+
+  it('a crashed pass whose run lock outlived it is finished once that lock lapses', async () => {
+    await fullLink();
+    await expect(
+      unlinkLink(deps(), job(), (s) => {
+        if (s === 'runs') throw new Error('killed');
+      }),
+    ).rejects.toThrow('killed');
+    // A killed process releases nothing: its lock (same owner, the job id) stays until its TTL.
+    await t.ctx.redis.set(t.ctx.keys.runLock(ACCT, link.id), job().owner, 'PX', 400);
+    await unlinkLink(deps(), job());
+    await expectForgotten();
+  });
 
   it('waits for a sync still holding the run lock before purging its run history', async () => {
     await fullLink();
