@@ -4,6 +4,7 @@ import type { Actor } from '../consent/consents.ts';
 import { AppError, forbidden } from '../errors.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
+import { withWatch } from '../store/tx.ts';
 import { getLink, LINK_ROLES, type Link } from './links.ts';
 
 /** A partial change: each key given replaces that setting; `null` puts it back to its default. */
@@ -35,34 +36,38 @@ export async function updateSettings(
 ): Promise<Link> {
   if (!LINK_ROLES.includes(actor.role)) throw forbidden('changing link settings is an admin action');
   const key = ctx.keys.link(accountId, linkId);
-  await ctx.redis.watch(key);
-  let link: Link;
-  try {
-    link = await getLink(ctx, accountId, linkId);
-  } catch (error) {
-    await ctx.redis.unwatch();
-    throw error;
-  }
-  if (link.status === 'unlinked' || link.status === 'revoked') {
-    await ctx.redis.unwatch();
-    throw new AppError('link_closed', 409, `link ${linkId} is ${link.status}`);
-  }
-  const merged: Record<string, unknown> = { ...link.settings };
-  for (const [k, v] of Object.entries(patch)) {
-    if (v === null) delete merged[k];
-    else merged[k] = v;
-  }
-  let settings: Record<string, unknown>;
-  try {
-    settings = deps.parseSettings(link.target, merged);
-  } catch (error) {
-    await ctx.redis.unwatch();
-    throw error;
-  }
-  const changed = Object.keys({ ...link.settings, ...settings }).filter(
-    (k) => !same(link.settings[k], settings[k]),
-  );
-  const saved = await ctx.redis.multi().hset(key, 'settings', JSON.stringify(settings)).exec();
+  // The link is watched (on a connection of its own): a revocation or an erasure in the meantime wins.
+  const { saved, link, settings, changed } = await withWatch(ctx.redis, async (tx) => {
+    await tx.watch(key);
+    let link: Link;
+    try {
+      link = await getLink(ctx, accountId, linkId);
+    } catch (error) {
+      await tx.unwatch();
+      throw error;
+    }
+    if (link.status === 'unlinked' || link.status === 'revoked') {
+      await tx.unwatch();
+      throw new AppError('link_closed', 409, `link ${linkId} is ${link.status}`);
+    }
+    const merged: Record<string, unknown> = { ...link.settings };
+    for (const [k, v] of Object.entries(patch)) {
+      if (v === null) delete merged[k];
+      else merged[k] = v;
+    }
+    let settings: Record<string, unknown>;
+    try {
+      settings = deps.parseSettings(link.target, merged);
+    } catch (error) {
+      await tx.unwatch();
+      throw error;
+    }
+    const changed = Object.keys({ ...link.settings, ...settings }).filter(
+      (k) => !same(link.settings[k], settings[k]),
+    );
+    const saved = await tx.multi().hset(key, 'settings', JSON.stringify(settings)).exec();
+    return { saved, link, settings, changed };
+  });
   if (!saved) throw new AppError('link_changed', 409, `link ${linkId} changed meanwhile; try again`);
   if (changed.length > 0) {
     await appendAudit(ctx.redis, ctx.keys, accountId, {

@@ -100,6 +100,8 @@ export async function runSync(
         baseURL: deps.spinpanelUrl,
         headers: { Authorization: `Bearer ${secrets.spinpanelApiKey}` },
       }),
+      // A cancelled run must not sit out a SpinPanel throttle wait before it stops.
+      { signal: opts.signal },
     );
     const connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
 
