@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type Method } from 'axios';
+import { isCancellation, parseRetryAfter, plainTextHint } from '../../src/net/http.ts';
 import {
   BudgetExhaustedError,
   type Classified,
@@ -10,6 +11,9 @@ import {
 } from '../types.ts';
 import { type BudgetOptions, endpointOf, HourlyBudget, THREADS_PER_ENDPOINT } from './limits.ts';
 import { createMemoryLimits } from './limits-memory.ts';
+
+export { isCancellation, parseRetryAfter };
+
 import {
   type AutotaskCredentials,
   ItemIdResponse,
@@ -79,11 +83,6 @@ export class AutotaskError extends TargetError {
   }
 }
 
-/** True when the request was aborted on purpose (run cancelled, consent revoked): never retried. */
-export function isCancellation(err: unknown): boolean {
-  return axios.isCancel(err) || (err instanceof Error && err.name === 'AbortError');
-}
-
 const THROTTLE_TEXT = /thread threshold|request threshold|threshold of \d+ (threads|requests)/i;
 /** The hourly budget is spent (as opposed to too many threads): waiting seconds will not help. */
 const HOURLY_TEXT = /request threshold|threshold of \d+ requests/i;
@@ -95,11 +94,8 @@ export function targetMessages(data: unknown): { messages: string[]; business: b
     try {
       body = JSON.parse(data);
     } catch {
-      const text = data
-        .replace(/<[^>]*>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-      return { messages: text ? [text.slice(0, 300)] : [], business: false };
+      const text = plainTextHint(data, 300);
+      return { messages: text ? [text] : [], business: false };
     }
   }
   if (typeof body !== 'object' || body === null) return { messages: [], business: false };
@@ -112,15 +108,6 @@ export function targetMessages(data: unknown): { messages: string[]; business: b
     if (typeof b[k] === 'string' && b[k]) return { messages: [b[k] as string], business: false };
   }
   return { messages: [], business: false };
-}
-
-/** `Retry-After` is seconds or an HTTP date; anything unreadable counts as absent. */
-export function parseRetryAfter(value: unknown, now: number = Date.now()): number | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const text = String(value).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** The one place that decides how a status and Autotask's words are handled. */

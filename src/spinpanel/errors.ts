@@ -1,6 +1,9 @@
 import { STATUS_CODES } from 'node:http';
-import axios, { type AxiosError } from 'axios';
+import type { AxiosError } from 'axios';
 import type { Classified } from '../../connectors/types.ts';
+import { isCancellation, parseRetryAfter, plainTextHint } from '../net/http.ts';
+
+export { isCancellation, parseRetryAfter };
 
 /** RFC 9457 problem details, as SpinPanel sends them with `application/problem+json`. */
 export interface ProblemDetails {
@@ -59,32 +62,14 @@ export function isSpinPanelError(err: unknown): err is SpinPanelError {
   return err instanceof SpinPanelError || (err instanceof Error && err.name === 'SpinPanelError');
 }
 
-/** True when the request was aborted on purpose (run cancelled, consent revoked): never retried. */
-export function isCancellation(err: unknown): boolean {
-  return axios.isCancel(err) || (err instanceof Error && err.name === 'AbortError');
-}
-
-/** `Retry-After` is seconds or an HTTP date; anything unreadable counts as absent. */
-export function parseRetryAfter(value: unknown, now: number = Date.now()): number | undefined {
-  if (typeof value !== 'string' && typeof value !== 'number') return undefined;
-  const text = String(value).trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Math.round(Number(text) * 1000);
-  const at = Date.parse(text);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
-}
-
 function readProblem(data: unknown): ProblemDetails {
   let body = data;
   if (typeof data === 'string') {
     try {
       body = JSON.parse(data);
     } catch {
-      // A proxy's HTML page says nothing useful and may be long: keep only a short plain-text hint.
-      const text = data
-        .replace(/<[^>]*>/g, ' ')
-        .replace(/\s+/g, ' ')
-        .trim();
-      return text ? { detail: text.slice(0, 200) } : {};
+      const text = plainTextHint(data, 200);
+      return text ? { detail: text } : {};
     }
   }
   if (typeof body !== 'object' || body === null) return {};
