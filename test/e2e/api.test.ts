@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/http/server.ts';
+import { type ApiHarness, startApi } from '../helpers/api.ts';
 import { AUTOTASK_CREDENTIALS, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
 
 const ADMIN = 'admin-token-0123456789';
@@ -9,38 +8,23 @@ const OTHER = 'other-token-0123456789';
 
 describe('admin HTTP API over a real socket', () => {
   let w: World;
-  let server: FastifyInstance;
-  let base: string;
+  let api: ApiHarness;
 
   beforeEach(async () => {
     w = await startWorld();
-    server = buildServer({
-      services: w.app.services,
-      tokens: [
-        { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
-        { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
-        { token: OTHER, accountId: 'someone-else', role: 'company_admin', userId: 'x' },
-      ],
-    });
-    base = await server.listen({ host: '127.0.0.1', port: 0 });
+    api = await startApi(w, [
+      { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
+      { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
+      { token: OTHER, accountId: 'someone-else', role: 'company_admin', userId: 'x' },
+    ]);
   });
   afterEach(async () => {
-    await server.close();
+    await api.close();
     await w.close();
   });
 
-  const call = async (method: string, path: string, token?: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (method: string, path: string, token?: string, body?: unknown) =>
+    api.call(method, path, token, body);
 
   it('answers health without a token and refuses everything else without one', async () => {
     expect((await call('GET', '/healthz')).status).toBe(200);

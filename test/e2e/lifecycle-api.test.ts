@@ -1,6 +1,5 @@
-import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/http/server.ts';
+import { type ApiHarness, startApi } from '../helpers/api.ts';
 import { AUTOTASK_CREDENTIALS, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
 
 const ADMIN = 'admin-token-0123456789';
@@ -9,38 +8,30 @@ const USER = 'user-token-0123456789';
 
 describe('revoke, suspend and resume over the admin API', () => {
   let w: World;
-  let server: FastifyInstance;
+  let api: ApiHarness;
   let base: string;
 
   beforeEach(async () => {
     w = await startWorld({ autotaskLatencyMs: 20, spinpanel: { customers: 4, subscriptionsPerCustomer: 4 } });
-    server = buildServer({
-      services: w.app.services,
-      tokens: [
-        { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
-        { token: RESELLER, accountId: w.accountId, role: 'reseller', userId: 'res-1' },
-        { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
-      ],
-    });
-    base = await server.listen({ host: '127.0.0.1', port: 0 });
+    api = await startApi(w, [
+      { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
+      { token: RESELLER, accountId: w.accountId, role: 'reseller', userId: 'res-1' },
+      { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
+    ]);
+    base = api.base;
   });
   afterEach(async () => {
-    await server.close();
+    await api.close();
     await w.close();
   });
 
-  const call = async (method: string, path: string, token: string, body?: unknown) => {
-    const res = await fetch(`${base}/v1/accounts/${w.accountId}${path}`, {
+  const call = (method: string, path: string, token: string, body?: unknown) =>
+    api.call(
       method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(method === 'GET' ? {} : { 'content-type': 'application/json' }),
-      },
-      body: method === 'GET' ? undefined : JSON.stringify(body ?? {}),
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-    return { status: res.status, body: (await res.json()) as any };
-  };
+      `/v1/accounts/${w.accountId}${path}`,
+      token,
+      method === 'GET' ? undefined : (body ?? {}),
+    );
 
   it('suspend pauses a link without deleting, resume re-opens it; users may do neither', async () => {
     const linkPath = `/links/${w.link.id}`;

@@ -1,13 +1,12 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
-import type { FastifyInstance } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { buildServer } from '../../src/http/server.ts';
 import { privacyKeys } from '../../src/privacy/keys.ts';
 import { MAINTENANCE_QUEUE, RETENTION_SCHEDULER } from '../../src/privacy/maintenance.ts';
 import { signWebhook } from '../../src/privacy/webhook.ts';
 import { queuePrefix } from '../../src/queue/queues.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import { type ApiHarness, startApi } from '../helpers/api.ts';
 import { AUTOTASK_CREDENTIALS, isWrite, startWorld, type World } from '../helpers/world.ts';
 
 const ADMIN = 'admin-token-0123456789';
@@ -17,38 +16,25 @@ const WEBHOOK_SECRET = 'whsec-test-0123456789abcdef';
 
 describe('privacy and data rights over the admin API', () => {
   let w: World;
-  let server: FastifyInstance;
+  let api: ApiHarness;
   let base: string;
 
   beforeEach(async () => {
     w = await startWorld({ env: { SPINPANEL_WEBHOOK_SECRET: WEBHOOK_SECRET } });
-    server = buildServer({
-      services: w.app.services,
-      tokens: [
-        { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
-        { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
-        { token: OPS, accountId: '*', role: 'operator', userId: 'ops-1' },
-      ],
-    });
-    base = await server.listen({ host: '127.0.0.1', port: 0 });
+    api = await startApi(w, [
+      { token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
+      { token: USER, accountId: w.accountId, role: 'user', userId: 'user-3' },
+      { token: OPS, accountId: '*', role: 'operator', userId: 'ops-1' },
+    ]);
+    base = api.base;
   });
   afterEach(async () => {
-    await server.close();
+    await api.close();
     await w.close();
   });
 
-  const call = async (method: string, path: string, token?: string, body?: unknown) => {
-    const res = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(token ? { authorization: `Bearer ${token}` } : {}),
-        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
-      },
-      body: body !== undefined ? JSON.stringify(body) : undefined,
-    });
-    // biome-ignore lint/suspicious/noExplicitAny: response bodies are asserted field by field
-    return { status: res.status, body: (await res.json()) as any };
-  };
+  const call = (method: string, path: string, token?: string, body?: unknown) =>
+    api.call(method, path, token, body);
   const hook = async (raw: string, headers: Record<string, string>) => {
     const res = await fetch(`${base}/v1/webhooks/spinpanel`, {
       method: 'POST',
