@@ -92,6 +92,12 @@ export async function runDemo(): Promise<void> {
     out(`link ${link.id}: credentials verified against "${link.displayName}", stored encrypted`);
 
     const wait = { dryRun: false, waitMs: 60_000 };
+    const dry = await app.services.syncNow(admin, accountId, link.id, { dryRun: true, waitMs: 60_000 });
+    out(
+      `\n== dry run: the plan an admin reviews before anything is pushed (${dry.run?.plan?.length ?? 0} operations)`,
+    );
+    for (const op of dry.run?.plan?.slice(0, 6) ?? []) out(`   ${op.kind.padEnd(20)} ${op.summary}`);
+    if ((dry.run?.plan?.length ?? 0) > 6) out(`   … and ${(dry.run?.plan?.length ?? 0) - 6} more`);
     const first = await app.services.syncNow(admin, accountId, link.id, wait);
     printRun('first sync: contracts, services and units created', first.run);
 
@@ -106,8 +112,19 @@ export async function runDemo(): Promise<void> {
     const third = await app.services.syncNow(admin, accountId, link.id, wait);
     printRun('third sync: nothing changed, nothing written', third.run);
 
-    const revoked = await app.services.revokeConsent(admin, accountId, consent.id);
-    out(`\nconsent revoked: gate closed for ${revoked.closedLinkIds.length} link(s), schedule removed`);
+    const revoked = await app.services.revokeConsent(admin, accountId, consent.id, { waitForUnlink: true });
+    out(
+      `\nconsent revoked: gate closed for ${revoked.closedLinkIds.length} link(s), confirmed: ${revoked.confirmed}`,
+    );
+    for (const u of revoked.unlink) {
+      const r = u.report;
+      out(
+        `   unlink ${u.state}: credentials destroyed ${r?.credentialsDestroyed ?? '?'}, schedule removed ` +
+          `${revoked.unscheduled.includes(u.linkId) || (r?.schedulerRemoved ?? false)}, ${r?.keysDeleted ?? '?'} cached keys purged, ${r?.runsSummarised ?? '?'} runs kept as counts only`,
+      );
+    }
+    const after = await app.services.getLink(accountId, link.id);
+    out(`   link status now: ${after.status}`);
     await app.services.syncNow(admin, accountId, link.id, wait).then(
       () => out('!! a sync was accepted after revocation'),
       (e: Error) => out(`a new sync is refused: ${e.message}`),
