@@ -26,7 +26,7 @@ async function run(fn: (app: Awaited<ReturnType<typeof createApp>>) => Promise<u
   }
 }
 
-/** `revoke`, `suspend`, `resume`: the link lifecycle from the command line. */
+/** `sync`, `revoke`, `suspend`, `resume`: a link's life from the command line. */
 export function registerLifecycleCommands(program: Command): void {
   const who = (c: Command) =>
     c
@@ -42,6 +42,19 @@ export function registerLifecycleCommands(program: Command): void {
           await app.services.revokeConsent(actorOf(opts), accountId, consentId, { waitForUnlink: opts.wait }),
         ),
       ),
+    );
+  who(program.command('sync <accountId> <linkId>'))
+    .description('run a sync of a link now (a worker in this process helps) and print the run record')
+    .option('--dry-run', 'plan only: print what would be done, write nothing')
+    .action((accountId: string, linkId: string, opts: { as: string; role: string; dryRun?: boolean }) =>
+      run(async (app) => {
+        app.startWorker(1);
+        const res = await app.services.syncNow(actorOf(opts), accountId, linkId, {
+          dryRun: opts.dryRun ?? false,
+          waitMs: 10 * 60_000,
+        });
+        return res.run ?? res;
+      }),
     );
   who(program.command('suspend <accountId> <linkId>'))
     .description('pause a link: gate closed, running sync cancelled, nothing deleted')

@@ -14,6 +14,23 @@ describe('revoke, suspend and resume from the command line', () => {
   const cli = (...args: string[]) =>
     exec(process.execPath, ['bin/billing-sync.js', ...args], { env: { ...process.env, ...w!.env } });
 
+  it('runs a dry run and a sync of a link as a named admin and prints the run records', async () => {
+    w = await startWorld({ worker: false });
+    const dry = JSON.parse(
+      (await cli('sync', w.accountId, w.link.id, '--as', 'admin-7', '--dry-run')).stdout,
+    );
+    expect(dry).toMatchObject({ dryRun: true, status: 'succeeded' });
+    expect(dry.plan.length).toBeGreaterThan(0);
+    expect(w.at.db.contracts.size).toBe(0);
+    const run = JSON.parse((await cli('sync', w.accountId, w.link.id, '--as', 'admin-7')).stdout);
+    expect(run).toMatchObject({ dryRun: false, status: 'succeeded' });
+    expect(w.at.db.contracts.size).toBe(3);
+    const refused = await cli('sync', w.accountId, w.link.id, '--as', 'user-3', '--role', 'user').catch(
+      (e: { code: number; stderr: string }) => e,
+    );
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/admin action/) });
+  }, 60_000);
+
   it('suspends and resumes as a named admin, refuses a plain user, and revokes with --wait', async () => {
     w = await startWorld();
     const refused = await cli('suspend', w.accountId, w.link.id, '--as', 'user-3', '--role', 'user').catch(
