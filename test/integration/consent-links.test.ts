@@ -8,6 +8,7 @@ import { revokeConsent } from '../../src/consent/revoke.ts';
 import { AppError } from '../../src/errors.ts';
 import { type CreateLinkDeps, createLink, getLink, readSecrets } from '../../src/links/links.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import type { StoreContext } from '../../src/store/context.ts';
 import { dumpPrefix, type TestStore, testStore } from '../helpers/store.ts';
 
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
@@ -18,6 +19,9 @@ const okDeps: CreateLinkDeps = {
   parseSettings: (_t, s) => s,
   defaultEveryMinutes: 60,
 };
+/** A company-level consent with the scopes a link needs, given by the admin. */
+const grantBilling = (ctx: StoreContext) =>
+  grantConsent(ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p1');
 const body = {
   target: 'autotask' as const,
   credentials: { userName: 'api@msp.example', secret: 'TopSecret-42', integrationCode: 'X' },
@@ -38,13 +42,7 @@ describe('consent and links', () => {
     ).rejects.toThrow(/company admin or a reseller/);
     const own = await grantConsent(t.ctx, user, acct, { level: 'user', scopes: ['billing:read'] }, 'p1');
     expect(own.grantedBy).toEqual({ userId: 'user-7', role: 'user' });
-    const company = await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    const company = await grantBilling(t.ctx);
     expect(company.policyVersion).toBe('p1');
     expect((await listConsents(t.ctx, acct)).map((c) => c.id)).toEqual([own.id, company.id]);
     await expect(
@@ -69,24 +67,12 @@ describe('consent and links', () => {
   });
 
   it('refuses linking by a plain user', async () => {
-    await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    await grantBilling(t.ctx);
     await expect(createLink(t.ctx, okDeps, user, acct, body)).rejects.toMatchObject({ status: 403 });
   });
 
   it('saves nothing when the target rejects the credentials, and quotes its reason', async () => {
-    await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    await grantBilling(t.ctx);
     const deps = {
       ...okDeps,
       verify: async () => {
@@ -100,13 +86,7 @@ describe('consent and links', () => {
   });
 
   it('stores credentials only sealed: no plaintext secret anywhere in Redis', async () => {
-    await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    await grantBilling(t.ctx);
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const dump = await dumpPrefix(t.ctx.redis, t.prefix);
     expect(dump).not.toContain('TopSecret-42');
@@ -121,13 +101,7 @@ describe('consent and links', () => {
   });
 
   it('revoking consent closes the gate at once: epoch moves, status revoked, audit written', async () => {
-    const consent = await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    const consent = await grantBilling(t.ctx);
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const gate = new Gate(t.ctx.redis, t.ctx.keys);
     const ref = { accountId: acct, linkId: link.id, epoch: link.epoch };
@@ -144,13 +118,7 @@ describe('consent and links', () => {
   });
 
   it('a revocation during credential verification wins: the link is not saved', async () => {
-    const consent = await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    const consent = await grantBilling(t.ctx);
     const deps = {
       ...okDeps,
       verify: async () => {
@@ -186,13 +154,7 @@ describe('the gate', () => {
   });
 
   it('lets requests out only while the link is active under the same epoch, and counts them', async () => {
-    const consent = await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    const consent = await grantBilling(t.ctx);
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const gate = new Gate(t.ctx.redis, t.ctx.keys);
     const counter = new RequestCounter();
@@ -215,13 +177,7 @@ describe('the gate', () => {
   });
 
   it('refuses requests of a cancelled run before they leave', async () => {
-    await grantConsent(
-      t.ctx,
-      admin,
-      acct,
-      { level: 'company', scopes: ['billing:read', 'billing:push'] },
-      'p1',
-    );
+    await grantBilling(t.ctx);
     const link = await createLink(t.ctx, okDeps, admin, acct, body);
     const ac = new AbortController();
     const http = new Gate(t.ctx.redis, t.ctx.keys).client(
