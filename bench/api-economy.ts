@@ -147,7 +147,7 @@ async function main() {
         naive:
           'per customer a company and a contract read, per line a contract-service and a units read and a write (first sync: creates too)',
         aboveMinimum:
-          'the zone lookup, the ThresholdInformation read that starts each run, second lookups by id (see byEntity)',
+          'the zone lookup, the ThresholdInformation reads that start and end each run (the run record shows the budget), second lookups by id (see byEntity)',
       },
     };
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -171,6 +171,29 @@ export interface Connector {
   classify(error: unknown): Classified;
   /** How many closed months of Azure usage this link posts (and so needs in the snapshot); unset: none. */
   readonly usageMonths?: number;
+  /**
+   * The target's shared request budget as this run saw it, asked once after the run (never throws).
+   * `fresh`: look once more for the "at the end" numbers; false when the run may not or should not send
+   * anything more (cancelled, deferred, failed). Unset, or undefined: the target has no such budget.
+   */
+  budget?(opts: { fresh: boolean }): Promise<TargetBudget | undefined>;
+}
+
+/** A target's request budget shared by every integration of its database (Autotask: requests per hour). */
+export interface TargetBudget {
+  /** Requests the database allows per timeframe, every integration together. */
+  threshold: number;
+  timeframeMinutes: number | null;
+  /** Requests counted in the timeframe, by everyone, at the run's first look; null: it could not look. */
+  usedAtStart: number | null;
+  /**
+   * The same at the end: read again after a run that ended normally, else the last reading plus this run's
+   * requests since (`usedAtEndEstimated`); null when there was no reading at all.
+   */
+  usedAtEnd: number | null;
+  usedAtEndEstimated?: true;
+  /** Requests this run sent to the target's API, each of which counts against the budget. */
+  requestsThisRun: number;
 }
 
 export interface ConnectorDeps<C = unknown, S = unknown> {

@@ -178,13 +178,17 @@ export function createAppliers(client: AutotaskClient) {
   /**
    * Posts the difference between the target units and the units Autotask shows now (re-read, so a retry of
    * this op after a post that did land posts nothing). A clash with an adjustment already made that day moves
-   * the delta to the next day; a post whose answer was lost is re-read before it is sent again.
+   * the delta to the next day, but never past the day whose units are re-read: an adjustment dated later would
+   * be invisible to the re-read of a retry and to the next run's read, and both would post it again. A post
+   * whose answer was lost is re-read before it is sent again.
    */
   async function adjustUnits(data: AdjustUnitsData, results: ApplyResults, checked = false) {
     const contractID = resolveId(data.contractId, results);
     const contractServiceID = resolveId(data.contractServiceId, results);
     const serviceID = resolveId(data.serviceId, results);
     const readDate = data.readDate ?? unitsDateFor(data.effectiveDate);
+    const dayAt = (shift: number) => addDays(data.effectiveDate, shift);
+    const fits = (shift: number) => shift <= MAX_ADJUSTMENT_SHIFT_DAYS && dayAt(shift) <= readDate;
     const tried: string[] = [];
     let shift = 0;
     for (let tries = 1; ; tries++) {
@@ -194,8 +198,8 @@ export function createAppliers(client: AutotaskClient) {
           ? data.unitChange
           : data.targetUnits - (await unitsNow(contractServiceID, readDate));
       if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
-      for (; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
-        const effectiveDate = addDays(data.effectiveDate, shift);
+      for (; fits(shift); shift++) {
+        const effectiveDate = dayAt(shift);
         try {
           const itemId = await client.create('ContractServiceAdjustments', {
             contractID,
@@ -214,9 +218,16 @@ export function createAppliers(client: AutotaskClient) {
           tried.push(effectiveDate);
         }
       }
-      if (shift > MAX_ADJUSTMENT_SHIFT_DAYS) {
+      if (!fits(shift)) {
+        if (tried.length === 0) {
+          throw new TargetError(
+            `the adjustment of contract service ${contractServiceID} would take effect on ${data.effectiveDate}, after ${readDate} (the contract's end or the day its units are read)`,
+            undefined,
+            [],
+          );
+        }
         throw new TargetError(
-          `Autotask already has an adjustment of contract service ${contractServiceID} on each day ${tried[0]} to ${tried.at(-1)}`,
+          `Autotask already has an adjustment of contract service ${contractServiceID} on each day ${tried[0]} to ${tried.at(-1)}; a later one would not count by ${readDate}`,
           500,
           ['duplicate data into contract_service_period'],
         );

@@ -162,7 +162,9 @@ const DEFAULT_THROTTLE_WAIT_MS = 1000;
 /**
  * Decides once how a failure is handled: throttled (429, thread threshold) waits; transient (network,
  * 408, 5xx without a business message) retries; everything else — business rules, 4xx, rejected
- * credentials, cancellation, programming errors — is permanent.
+ * credentials, programming errors — is permanent. So is a cancellation, which must never be retried; the
+ * engine checks for one (and for a closed gate or a spent budget) before it asks, so a cancelled run records
+ * no operation as failed.
  */
 export function classifyAutotaskError(err: unknown): Classified {
   if (isBudgetExhausted(err))
@@ -204,6 +206,7 @@ export class AutotaskClient {
   private readonly now: () => number;
   private readonly limits: LinkLimits;
   readonly budget: HourlyBudget;
+  private sent = 0;
 
   constructor(private readonly opts: AutotaskClientOptions) {
     this.http = opts.http;
@@ -339,6 +342,11 @@ export class AutotaskClient {
     return ItemIdResponse.safeParse(data).data?.itemId ?? body.id;
   }
 
+  /** Entity requests this client sent to Autotask (refused ones too): each counts against the hourly budget. */
+  get requestsSent(): number {
+    return this.sent;
+  }
+
   /** The shared hourly budget of the database (this call counts against it too). */
   async thresholdInformation(): Promise<ThresholdInformation> {
     return this.readThreshold();
@@ -458,9 +466,12 @@ export class AutotaskClient {
     } finally {
       if (release) {
         await release();
-        // The request log is advisory (it tells when room comes back): not waited for, and its failure is no
-        // failure of the call.
-        if (left) this.limits.record().catch(() => {});
+        if (left) {
+          this.sent++;
+          // The request log is advisory (it tells when room comes back): not waited for, and its failure is no
+          // failure of the call.
+          this.limits.record().catch(() => {});
+        }
       }
     }
   }

@@ -124,6 +124,10 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
     classify: classifyAutotaskError,
     // Usage is posted only with an Azure billing code to post it under.
     usageMonths: settings.azureBillingCodeId ? settings.usageMonths : 0,
+    // Shown on the run record where the budget is watched (sync runs); a bare connector reads no more.
+    ...(deps.client?.budget
+      ? { budget: ({ fresh }) => client.budget.report(fresh, () => client.requestsSent) }
+      : {}),
   };
 }
 

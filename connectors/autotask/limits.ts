@@ -1,4 +1,4 @@
-import { BudgetExhaustedError, type LinkLimits } from '../types.ts';
+import { BudgetExhaustedError, type LinkLimits, type TargetBudget } from '../types.ts';
 
 /** Autotask: at most 3 concurrent requests per (integration code, object endpoint). */
 export const THREADS_PER_ENDPOINT = 3;
@@ -53,6 +53,9 @@ export interface BudgetDeps {
  */
 export class HourlyBudget {
   private info: { limit: number; count: number } | undefined;
+  /** The first and the latest reading, for the run record. */
+  private first: Threshold | undefined;
+  private last: Threshold | undefined;
   /** Our requests since the last read (reserved before they are sent, so concurrent ones count). */
   private since = 0;
   private reading: Promise<void> | undefined;
@@ -77,6 +80,25 @@ export class HourlyBudget {
   /** What the budget looked like at the last read, plus our requests since (for run records and logs). */
   snapshot(): { limit: number; used: number } | undefined {
     return this.info && { limit: this.info.limit, used: this.info.count + this.since };
+  }
+
+  /**
+   * The budget as this run saw it: the first reading and, when `fresh`, one more read now (it counts too);
+   * otherwise the last reading plus this run's requests since. Never throws; undefined without any reading.
+   */
+  async report(fresh: boolean, requestsThisRun: () => number): Promise<TargetBudget | undefined> {
+    const end = fresh ? await this.deps.read().catch(() => undefined) : undefined;
+    const seen = end ?? this.last;
+    if (!seen) return undefined;
+    const estimate = end ? undefined : this.snapshot()?.used;
+    return {
+      threshold: seen.externalRequestThreshold,
+      timeframeMinutes: seen.requestThresholdTimeframe ?? null,
+      usedAtStart: this.first?.currentTimeframeRequestCount ?? null,
+      usedAtEnd: end?.currentTimeframeRequestCount ?? estimate ?? null,
+      ...(estimate !== undefined ? { usedAtEndEstimated: true as const } : {}),
+      requestsThisRun: requestsThisRun(),
+    };
   }
 
   /** Waits as the budget asks before one request, or throws BudgetExhaustedError. */
@@ -153,6 +175,8 @@ export class HourlyBudget {
       .then((t) => {
         // The read itself is counted in currentTimeframeRequestCount.
         this.info = { limit: t.externalRequestThreshold, count: t.currentTimeframeRequestCount };
+        this.first ??= t;
+        this.last = t;
         this.since = 0;
       })
       .catch((err: unknown) => {

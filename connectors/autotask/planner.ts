@@ -91,6 +91,8 @@ export function planAutotask(
     }
   }
 
+  holdSharedContracts(contracts, mapping, unmap);
+
   // The services SpinPanel owns on a contract it does not manage: only those may be retired there.
   const productOfService = new Map<number, string>();
   for (const [productId, m] of Object.entries(mapping.products)) {
@@ -127,6 +129,36 @@ export function planAutotask(
     usage: env.usage,
     notices: dedupe(env.notices),
   };
+}
+
+/**
+ * A contract the mapping also gives to a customer that is not planned on it — billing off, opted out, held back
+ * for a quarantined record, gone from SpinPanel, or unmapped itself — holds that customer's seats too: planned
+ * from the others' lines alone, its units would drop. Such a contract is left alone and its customers reported.
+ */
+function holdSharedContracts(
+  contracts: Map<string, ContractPlan>,
+  mapping: LinkMapping,
+  unmap: (c: { customerId: string; name: string }, reason: string) => void,
+): void {
+  const mappedTo = new Map<number, string[]>();
+  for (const [customerId, m] of Object.entries(mapping.customers)) {
+    const id = toId(m.contractId);
+    if (typeof id === 'number') mappedTo.set(id, [...(mappedTo.get(id) ?? []), customerId]);
+  }
+  for (const [key, cp] of contracts) {
+    if (!('id' in cp.choice)) continue;
+    const planned = new Set(cp.customers.map((c) => c.customerId));
+    const missing = (mappedTo.get(cp.choice.id) ?? []).find((id) => !planned.has(id));
+    if (missing === undefined) continue;
+    contracts.delete(key);
+    for (const c of cp.customers) {
+      unmap(
+        c,
+        `Autotask contract ${cp.choice.id} is shared with customer ${missing}, which this run does not plan (not billed through this link, opted out, held back or unmapped): nothing on it is changed`,
+      );
+    }
+  }
 }
 
 function dedupe(notices: Notice[]): Notice[] {

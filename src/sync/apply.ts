@@ -1,7 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { isCancel } from 'axios';
 import { type ApplyResults, type Connector, isBudgetExhausted, type PlanOp } from '../../connectors/types.ts';
 import { GateClosedError } from '../consent/gate.ts';
+import { isCancellation } from '../net/http.ts';
 import type { RunError } from './runs.ts';
 
 export interface ApplyOptions {
@@ -23,8 +23,13 @@ export interface ApplySink {
   errors: RunError[];
 }
 
-/** Ends the run at once, whatever the connector says: cancellation, a closed gate, a spent budget. */
-const stopsTheRun = (e: unknown) => e instanceof GateClosedError || isCancel(e) || isBudgetExhausted(e);
+/**
+ * Ends the run at once, decided before the connector classifies anything: a closed gate, a spent budget, or a
+ * cancelled run. Cancellation is the signal's word, not the error's shape: BullMQ aborts with a plain string
+ * reason, which `throwIfAborted` and abortable waits throw as is, and a connector would call that permanent.
+ */
+const stopsTheRun = (e: unknown, signal: AbortSignal | undefined) =>
+  e instanceof GateClosedError || isCancellation(e) || isBudgetExhausted(e) || signal?.aborted === true;
 
 const laneOf = (op: PlanOp) => op.lane ?? (op.customerId ? `customer:${op.customerId}` : `op:${op.key}`);
 
@@ -94,7 +99,7 @@ export async function applyOps(
         sink.applied[op.kind] = (sink.applied[op.kind] ?? 0) + 1;
       } catch (error) {
         failed.add(op.key);
-        const verdict = stopsTheRun(error) ? undefined : connector.classify(error);
+        const verdict = stopsTheRun(error, opts.signal) ? undefined : connector.classify(error);
         if (verdict?.kind === 'permanent')
           sink.errors.push({ opKey: op.key, kind: op.kind, message: verdict.message });
         else stop ??= { error };
@@ -143,7 +148,7 @@ async function applyWithRetry(
     try {
       return await connector.apply(op, results);
     } catch (error) {
-      if (stopsTheRun(error) || attempt >= attempts) throw error;
+      if (stopsTheRun(error, opts.signal) || attempt >= attempts) throw error;
       const verdict = connector.classify(error);
       if (verdict.kind === 'permanent') throw error;
       const backoff = 250 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);

@@ -1,13 +1,18 @@
-import { isCancel } from 'axios';
-import { type Connector, isBudgetExhausted, type LinkMapping, type Plan } from '../../connectors/types.ts';
+import {
+  type Connector,
+  type DesiredState,
+  isBudgetExhausted,
+  type LinkMapping,
+} from '../../connectors/types.ts';
 import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
+import { isCancellation } from '../net/http.ts';
 import { pullForLink, withoutExcluded } from '../privacy/minimise.ts';
 import { SpinPanelClient } from '../spinpanel/client.ts';
 import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
-import { type ApplyOptions, applyOps } from './apply.ts';
+import { applyOps } from './apply.ts';
 import { buildDesired, desiredOptions } from './desired.ts';
 import { settleRecon } from './recon.ts';
 import { type RunRecord, saveRun } from './runs.ts';
@@ -78,7 +83,13 @@ export async function runSync(
     unmapped: [],
     recon: [],
   };
+  let connector: Connector | undefined;
   const finish = async (status: RunRecord['status']) => {
+    // A run that ended normally looks at the budget once more; a stopped one (the gate may be closed, the
+    // budget spent) sends nothing further.
+    const fresh = status === 'succeeded' || status === 'partial';
+    const budget = await connector?.budget?.({ fresh }).catch(() => undefined);
+    if (budget) run.targetBudget = budget;
     run.status = status;
     run.finishedAt = new Date().toISOString();
     run.durationMs = Date.now() - started;
@@ -103,7 +114,7 @@ export async function runSync(
       // A cancelled run must not sit out a SpinPanel throttle wait before it stops.
       { signal: opts.signal },
     );
-    const connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
+    connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
 
     const day = today();
     const pulled = await pullForLink(deps.store, link, spinpanel);
@@ -112,23 +123,27 @@ export async function runSync(
     const usagePeriods = closedUsagePeriods(day, connector.usageMonths ?? 0);
     const snapshot = await addUsage(spinpanel, pulled.snapshot, usagePeriods);
     run.quarantined = snapshot.quarantined;
-    const desired = buildDesired(snapshot, desiredOptions(link.settings, day));
+    const desired = holdQuarantined(
+      buildDesired(snapshot, desiredOptions(link.settings, day)),
+      snapshot.quarantined,
+    );
     const mapping: LinkMapping = await getMapping(deps.store, req.accountId, req.linkId);
     const state = await connector.readState(desired, mapping);
-    const held = holdQuarantined(connector.plan(desired, state, mapping), snapshot.quarantined);
-    const plan = withoutExcluded(held, scope.excluded);
+    const planned = connector.plan(desired, state, mapping);
+    const plan = withoutExcluded(planned, scope.excluded);
     run.unmapped = plan.unmapped;
     run.recon = plan.recon;
-    // Opted-out customers were never pulled, so the held plan's usage and notices are already theirs-free.
-    if (held.usage) run.usage = held.usage;
-    if (held.notices) run.notices = held.notices;
+    // Opted-out customers were never pulled, so the plan's usage and notices are already theirs-free.
+    if (planned.usage) run.usage = planned.usage;
+    if (planned.notices) run.notices = planned.notices;
     for (const op of plan.ops) bump(run.planned, op.kind);
 
     if (req.dryRun) {
       run.plan = plan.ops.map(({ key, kind, customerId, summary }) => ({ key, kind, customerId, summary }));
       return await finish('succeeded');
     }
-    await applyPlan(connector, plan, run, { ...opts, concurrency: deps.applyConcurrency });
+    // Independent ops overlap up to `concurrency`; needs, lanes and the error/skip rules are in applyOps.
+    await applyOps(connector, plan.ops, run, { ...opts, concurrency: deps.applyConcurrency });
     Object.assign(run, settleRecon(run.recon, run.usage, run.errors));
     return await finish(run.errors.length > 0 ? 'partial' : 'succeeded');
   } catch (error) {
@@ -138,7 +153,8 @@ export async function runSync(
       await finish('deferred').catch(() => {});
       throw error;
     }
-    const cancelled = error instanceof GateClosedError || isCancel(error) || opts.signal?.aborted;
+    // Decided before any connector looks at the error (Autotask's classify calls a cancellation permanent).
+    const cancelled = error instanceof GateClosedError || isCancellation(error) || opts.signal?.aborted;
     run.errors.push({ kind: cancelled ? 'cancelled' : 'run', message: messageOf(error) });
     await finish(cancelled ? 'cancelled' : 'failed').catch(() => {});
     if (cancelled && !(error instanceof GateClosedError)) {
@@ -148,38 +164,22 @@ export async function runSync(
   }
 }
 
-async function applyPlan(
-  connector: Connector,
-  plan: Plan,
-  run: RunRecord,
-  opts: ApplyOptions,
-): Promise<void> {
-  // Independent ops overlap up to `concurrency`; needs, lanes and the error/skip rules are in applyOps.
-  await applyOps(connector, plan.ops, run, opts);
-}
-
 /**
- * A customer with a quarantined subscription is left alone this run: its valid lines alone would under-count a
+ * A customer with a quarantined subscription is not planned this run: its valid lines alone would under-count a
  * product whose other subscription is malformed, and retiring what "vanished" would cancel seats still billed.
- * A bad usage line holds back only that customer's usage (buildDesired leaves it out), not its seats.
+ * Left out of the desired state, it also keeps the connector off a contract it shares with other customers (a
+ * contract mapped to a customer the plan does not cover is left alone). A bad usage line holds back only that
+ * customer's usage (buildDesired leaves it out), not its seats.
  */
-export function holdQuarantined(plan: Plan, quarantined: Quarantined[]): Plan {
+export function holdQuarantined(desired: DesiredState, quarantined: Quarantined[]): DesiredState {
   const held = new Set(
     quarantined
       .filter((q) => q.kind !== 'usage')
       .map((q) => q.customerId)
       .filter((id): id is string => Boolean(id)),
   );
-  if (held.size === 0) return plan;
-  return {
-    ...plan,
-    ops: plan.ops.filter((op) => !op.customerId || !held.has(op.customerId)),
-    recon: plan.recon.filter((line) => !held.has(line.customerId)),
-    ...(plan.usage ? { usage: plan.usage.filter((line) => !held.has(line.customerId)) } : {}),
-    ...(plan.notices
-      ? { notices: plan.notices.filter((n) => !n.customerId || !held.has(n.customerId)) }
-      : {}),
-  };
+  if (held.size === 0) return desired;
+  return { ...desired, customers: desired.customers.filter((c) => !held.has(c.customerId)) };
 }
 
 function messageOf(error: unknown): string {

@@ -1,4 +1,4 @@
-import type { Notice, PlanOp, ReconLine, UsageReconLine } from '../../connectors/types.ts';
+import type { Notice, PlanOp, ReconLine, TargetBudget, UsageReconLine } from '../../connectors/types.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { notFound } from '../errors.ts';
 import type { StoreContext } from '../store/context.ts';
@@ -27,6 +27,8 @@ export interface RunRecord {
   planned: Record<string, number>;
   applied: Record<string, number>;
   apiCalls: { total: number; byHost: Record<string, number> };
+  /** The target's shared request budget (Autotask's hourly threshold) at the start and end of the run. */
+  targetBudget?: TargetBudget;
   errors: RunError[];
   quarantined: Quarantined[];
   unmapped: { customerId: string; name: string; reason: string }[];

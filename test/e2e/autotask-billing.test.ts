@@ -1,11 +1,7 @@
 import axios from 'axios';
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
-import {
-  type AutotaskSandbox,
-  type AutotaskSandboxOptions,
-  startAutotaskSandbox,
-} from '../../connectors/autotask/sandbox.ts';
+import type { AutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
 import type { AutotaskSettingsInput } from '../../connectors/autotask/schemas.ts';
 import type {
   ApplyResults,
@@ -16,6 +12,7 @@ import type {
   LinkMapping,
   Plan,
 } from '../../connectors/types.ts';
+import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 
 const USER = { userName: 'api@msp.example', secret: 'e2e-secret-value', integrationCode: 'SPINPANEL-E2E' };
 const DATE = '2025-03-10';
@@ -23,22 +20,11 @@ const UNITS_DATE = '2025-03-17';
 const AZURE_CODE = 29682802;
 const noMapping = (): LinkMapping => ({ customers: {}, products: {} });
 
-let open: AutotaskSandbox[] = [];
-afterEach(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  open = [];
+const start = autotaskSandboxes({
+  users: [USER],
+  today: () => DATE,
+  companies: [{ id: 0, companyName: 'Example MSP', companyType: 5 }, { companyName: 'Contoso' }],
 });
-
-async function start(opts: AutotaskSandboxOptions = {}): Promise<AutotaskSandbox> {
-  const sb = await startAutotaskSandbox({
-    users: [USER],
-    today: () => DATE,
-    companies: [{ id: 0, companyName: 'Example MSP', companyType: 5 }, { companyName: 'Contoso' }],
-    ...opts,
-  });
-  open.push(sb);
-  return sb;
-}
 
 function connect(sb: AutotaskSandbox, settings: Partial<AutotaskSettingsInput> = {}): Connector {
   return createAutotaskConnector({

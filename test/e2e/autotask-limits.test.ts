@@ -163,6 +163,10 @@ describe('Autotask hourly budget', () => {
     const writesBefore = w.at.requests.filter(isWrite).length;
     expect(writesBefore).toBeGreaterThan(0);
     expect(w.at.requests.filter((r) => r.status === 429)).toEqual([]); // we stopped before Autotask had to refuse
+    // The record shows the budget it stopped at, without spending a request on one more look.
+    expect(deferred.targetBudget).toMatchObject({ threshold: used + 30, usedAtEndEstimated: true });
+    expect(deferred.targetBudget!.usedAtEnd).toBeGreaterThanOrEqual(Math.floor((used + 30) * 0.9)); // the reserve
+    expect(w.at.requests.at(-1)?.entity).not.toBe('ThresholdInformation');
 
     // The window has room again: the same job resumes and finishes the sync.
     w.at.configure({ requestThreshold: 10_000 });

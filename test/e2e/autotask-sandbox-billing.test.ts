@@ -1,33 +1,19 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AutotaskSandbox,
-  type AutotaskSandboxOptions,
-  startAutotaskSandbox,
-} from '../../connectors/autotask/sandbox.ts';
+import { describe, expect, it } from 'vitest';
+import type { AutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
+import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 
 const USER = { userName: 'api@msp.example', secret: 's3cr3t-value', integrationCode: 'INTEGRATION-X' };
 const AUTH = { ApiIntegrationCode: USER.integrationCode, UserName: USER.userName, Secret: USER.secret };
 
-let open: AutotaskSandbox[] = [];
-afterEach(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  open = [];
+const start = autotaskSandboxes({
+  users: [USER],
+  companies: [
+    { companyName: 'Contoso Ltd', udfs: { 'Microsoft Tenant ID': 'aaaa-1111' } },
+    { companyName: 'Fabrikam Inc', udfs: { 'Microsoft Tenant ID': 'bbbb-2222' }, currencyID: 2 },
+    { companyName: 'Northwind Traders' },
+  ],
+  currencies: [{ id: 2, name: 'USD', exchangeRate: 0.8 }],
 });
-
-async function start(opts: AutotaskSandboxOptions = {}): Promise<AutotaskSandbox> {
-  const sb = await startAutotaskSandbox({
-    users: [USER],
-    companies: [
-      { companyName: 'Contoso Ltd', udfs: { 'Microsoft Tenant ID': 'aaaa-1111' } },
-      { companyName: 'Fabrikam Inc', udfs: { 'Microsoft Tenant ID': 'bbbb-2222' }, currencyID: 2 },
-      { companyName: 'Northwind Traders' },
-    ],
-    currencies: [{ id: 2, name: 'USD', exchangeRate: 0.8 }],
-    ...opts,
-  });
-  open.push(sb);
-  return sb;
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: JSON from the wire
 type Json = any;

@@ -1,26 +1,13 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AutotaskSandbox,
-  type AutotaskSandboxOptions,
-  startAutotaskSandbox,
-} from '../../connectors/autotask/sandbox.ts';
+import { describe, expect, it } from 'vitest';
+import type { AutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
+import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 
 const USER = { userName: 'api@msp.example', secret: 'faults-secret', integrationCode: 'INTEGRATION-F' };
 const AUTH = { ApiIntegrationCode: USER.integrationCode, UserName: USER.userName, Secret: USER.secret };
 const QUERY = { filter: [{ op: 'exist', field: 'id' }] };
 const SERVICE = { unitPrice: 10, periodType: 1, billingCodeID: 29682801 };
 
-let open: AutotaskSandbox[] = [];
-afterEach(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  open = [];
-});
-
-async function start(opts: AutotaskSandboxOptions = {}): Promise<AutotaskSandbox> {
-  const sb = await startAutotaskSandbox({ users: [USER], companies: [{ companyName: 'Contoso' }], ...opts });
-  open.push(sb);
-  return sb;
-}
+const start = autotaskSandboxes({ users: [USER], companies: [{ companyName: 'Contoso' }] });
 
 /** One call; a dropped connection answers status 0. */
 async function call(sb: AutotaskSandbox, method: string, path: string, body?: unknown, signal?: AbortSignal) {

@@ -1,9 +1,6 @@
-import { afterEach, describe, expect, it } from 'vitest';
-import {
-  type AutotaskSandbox,
-  type AutotaskSandboxOptions,
-  startAutotaskSandbox,
-} from '../../connectors/autotask/sandbox.ts';
+import { describe, expect, it } from 'vitest';
+import type { AutotaskSandbox } from '../../connectors/autotask/sandbox.ts';
+import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 
 const USER = { userName: 'api@msp.example', secret: 's3cr3t-value', integrationCode: 'INTEGRATION-X' };
 const AUTH = { ApiIntegrationCode: USER.integrationCode, UserName: USER.userName, Secret: USER.secret };
@@ -15,17 +12,7 @@ interface Reply {
   headers: Headers;
 }
 
-let open: AutotaskSandbox[] = [];
-afterEach(async () => {
-  await Promise.all(open.map((s) => s.close()));
-  open = [];
-});
-
-async function start(opts: AutotaskSandboxOptions = {}): Promise<AutotaskSandbox> {
-  const sb = await startAutotaskSandbox({ users: [USER], ...opts });
-  open.push(sb);
-  return sb;
-}
+const start = autotaskSandboxes({ users: [USER] });
 
 /** Calls `${apiBaseUrl}V1.0/${path}` (or an absolute URL) with the API user's headers unless others are given. */
 async function call(

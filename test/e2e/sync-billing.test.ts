@@ -4,7 +4,7 @@ import { buildServer } from '../../src/http/server.ts';
 import { CATALOGUE } from '../../src/spinpanel/seed.ts';
 import { closedUsagePeriods } from '../../src/spinpanel/snapshot.ts';
 import { readAudit } from '../../src/store/audit.ts';
-import { autotaskUnits, isWrite, startWorld, today, type World } from '../helpers/world.ts';
+import { admin, autotaskUnits, isWrite, startWorld, today, type World } from '../helpers/world.ts';
 
 const AZURE_CODE = 29682802;
 const week = () => new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
@@ -17,6 +17,55 @@ describe('billing sync end to end (both sandboxes over real sockets)', () => {
     await w?.close();
     w = undefined;
     server = undefined;
+  });
+
+  it('leaves a contract two customers share alone while one of them is held back: none of its seats go', async () => {
+    w = await startWorld({ spinpanel: { customers: 2, subscriptionsPerCustomer: 4 } });
+    const a = w.sp.data.customers[0]!;
+    const b = w.sp.data.customers[1]!;
+    await w.sync();
+    // Both customers bill on A's contract (a frame contract of A's company), as an MSP may set it up.
+    const contract = [...w.at.db.contracts.values()].find((c) => c.contractNumber === `SP-${a.id}`)!;
+    await w.app.services.putMapping(admin, w.accountId, w.link.id, {
+      customers: {
+        [a.id]: { contractId: contract.id },
+        [b.id]: { companyId: contract.companyID as number, contractId: contract.id },
+      },
+      products: {},
+    });
+    const shared = await w.sync();
+    expect(shared.status).toBe('succeeded');
+    // A product only B bills, on one subscription: with that one held back, it would look cancelled.
+    const billedOnly = (customerId: string) =>
+      w!.sp.data.subscriptions.filter((s) => s.customerId === customerId && s.status === 'active');
+    const onlyB = billedOnly(b.id).find(
+      (s) =>
+        billedOnly(b.id).filter((x) => x.productId === s.productId).length === 1 &&
+        !billedOnly(a.id).some((x) => x.productId === s.productId) &&
+        shared.recon.some(
+          (l) => l.customerId === b.id && l.productId === s.productId && l.spinpanelSeats > 0,
+        ),
+    );
+    expect(onlyB).toBeDefined();
+    const unitsOnContract = () =>
+      [...w!.at.db.contractServices.values()]
+        .filter((cs) => cs.contractID === contract.id)
+        .map((cs) => [cs.serviceID, w!.at.unitsAt(cs.id as number, week())]);
+    const before = unitsOnContract();
+    expect(before.length).toBeGreaterThan(1);
+
+    w.sp.markInvalid(onlyB!.id, 'quantity');
+    const mark = w.at.requests.length;
+    const held = await w.sync();
+    expect(held.quarantined.map((q) => q.id)).toEqual([onlyB!.id]);
+    expect(w.at.requests.slice(mark).filter(isWrite)).toEqual([]);
+    expect(unitsOnContract()).toEqual(before);
+    expect(held.unmapped).toEqual([
+      expect.objectContaining({
+        customerId: a.id,
+        reason: expect.stringContaining(`shared with customer ${b.id}`),
+      }),
+    ]);
   });
 
   it('posts a closed month of usage once across three runs, and reports a later change', async () => {

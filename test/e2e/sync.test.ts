@@ -49,12 +49,31 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
     expect(autotask.filter(isWrite)).toEqual([]);
     expect(run.applied).toEqual({});
     // Paging minimum: one page each of Companies, Contracts, Services, ContractServices, ContractServiceUnits,
-    // plus the zone lookup and the ThresholdInformation read that starts a run (the hourly budget);
+    // plus the zone lookup and the ThresholdInformation reads that start and end a run (the hourly budget);
     // SpinPanel: account, customers, one subscriptions page per customer.
-    expect(autotask.length).toBeLessThanOrEqual(5 + 1 + 1 + 1);
-    expect(autotask.filter((r) => r.entity === 'ThresholdInformation')).toHaveLength(1);
+    expect(autotask.length).toBeLessThanOrEqual(5 + 1 + 2 + 1);
+    expect(autotask.filter((r) => r.entity === 'ThresholdInformation')).toHaveLength(2);
     expect(w.sp.requests.length - spBefore).toBe(2 + 3);
     expect(run.apiCalls.total).toBe(autotask.length + 5);
+  });
+
+  it('shows the Autotask hourly budget on the run: threshold, used by everyone at start and end, this run’s share', async () => {
+    w = await startWorld({ autotask: { requestThreshold: 5_000 } });
+    await w.sync();
+    // What the database counts: every authenticated request (the zone lookup is not one).
+    const counted = () => w!.at.requests.filter((r) => r.entity !== 'zoneInformation').length;
+    const before = counted();
+    w.at.useBudget(1_234); // other integrations on the same database
+    const run = await w.sync();
+    const sent = counted() - before;
+    const budget = run.targetBudget!;
+    expect(budget).toMatchObject({ threshold: 5_000, timeframeMinutes: 60, requestsThisRun: sent });
+    expect(budget.usedAtStart).toBe(1_234 + before + 1);
+    // The first look is this run's first request, the last look its last: everything in between is its own.
+    expect(budget.usedAtEnd! - budget.usedAtStart!).toBe(sent - 1);
+    expect(budget.usedAtEndEstimated).toBeUndefined();
+    const listed = await w.app.services.listRuns(w.accountId, w.link.id);
+    expect(listed.find((r) => r.id === run.id)?.targetBudget).toEqual(budget);
   });
 
   it('a seat change of +3/−2 produces exactly one adjustment of that delta each', async () => {

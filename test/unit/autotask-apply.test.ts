@@ -1,55 +1,16 @@
-import axios from 'axios';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
 import type { PlanOp } from '../../connectors/types.ts';
+import {
+  API,
+  nockConnector as connector,
+  contractRow,
+  createContract,
+  Q,
+  unitsRow,
+  ZONE,
+} from '../helpers/autotask-nock.ts';
 
-const ZONE = 'https://zone3.test';
-const API = '/ATServicesRest/V1.0';
-const Q = (entity: string) => `${API}/${entity}/query`;
-
-function connector() {
-  return createAutotaskConnector({
-    http: axios.create({ timeout: 2_000 }),
-    credentials: { userName: 'api@example.com', secret: 'shh-secret', integrationCode: 'CODE' },
-    settings: { serviceBillingCodeId: 29682801, azureBillingCodeId: 29682802 },
-    zoneLookupUrl: 'https://lookup.test/atservicesrest/v1.0/zoneInformation',
-    zoneUrl: `${ZONE}/ATServicesRest/`,
-    client: { sleep: async () => {} },
-  });
-}
-
-const contractBody = {
-  contractName: 'SpinPanel – Contoso',
-  contractNumber: 'SP-c1',
-  contractType: 7,
-  status: 1,
-  companyID: 100,
-  startDate: '2025-03-01',
-  endDate: '2026-02-28',
-  timeReportingRequiresStartAndStopTimes: 1,
-  description: 'x',
-};
-const createContract: PlanOp = {
-  key: 'contract:c1',
-  kind: 'createContract',
-  summary: '',
-  data: { body: contractBody },
-};
-const contractRow = {
-  ...contractBody,
-  id: 77,
-  startDate: '2025-03-01T00:00:00Z',
-  endDate: '2026-02-28T00:00:00Z',
-};
-const unitsRow = (units: number) => ({
-  id: 1,
-  contractID: 77,
-  contractServiceID: 900,
-  startDate: '2025-03-01T00:00:00Z',
-  endDate: '2025-03-31T00:00:00Z',
-  units,
-});
 const adjust: PlanOp = {
   key: 'adj:c1:p1:2025-03-10',
   kind: 'adjustUnits',
@@ -137,6 +98,33 @@ describe('autotask apply: never a duplicate', () => {
       .reply(200, { items: [unitsRow(3)] });
     expect(await connector().apply(adjust, new Map())).toMatchObject({ unitChange: 0 });
     expect(scope.isDone()).toBe(true);
+  });
+
+  it('moves a clashing adjustment on by a day, but never past the day whose units are re-read', async () => {
+    // Planned on the free day the read showed (the 15th); someone posted on the 15th to 17th since. An
+    // adjustment dated the 18th would not show in units read on the 17th: a retry, or the next run, would
+    // post it again. So the op fails, saying why, instead of posting past the 17th.
+    const dates: string[] = [];
+    nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [unitsRow(0)] })
+      .post(`${API}/ContractServiceAdjustments`)
+      .times(4)
+      .reply((_uri, body) => {
+        const day = (body as { effectiveDate: string }).effectiveDate;
+        dates.push(day);
+        return day <= '2025-03-17'
+          ? [500, { errors: ['duplicate data into contract_service_period'] }]
+          : [200, { itemId: 1 }];
+      });
+    const op = {
+      ...adjust,
+      data: { ...(adjust.data as object), effectiveDate: '2025-03-15', readDate: '2025-03-17' },
+    };
+    await expect(connector().apply(op, new Map())).rejects.toThrow(
+      'on each day 2025-03-15 to 2025-03-17; a later one would not count by 2025-03-17',
+    );
+    expect(dates).toEqual(['2025-03-15', '2025-03-16', '2025-03-17']);
   });
 
   it('does not retry a create Autotask refused with a business rule', async () => {

@@ -1,49 +1,17 @@
-import axios from 'axios';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
 import { CredentialsRejectedError, type PlanOp, TargetError } from '../../connectors/types.ts';
-
-const LOOKUP = 'https://lookup.test';
-const ZONE = 'https://zone2.test';
-const Q = (entity: string) => `/ATServicesRest/V1.0/${entity}/query`;
-const credentials = { userName: 'api@example.com', secret: 'shh-secret', integrationCode: 'CODE' };
-
-/** `withZone: false` makes the connector discover its zone first. */
-function connector(withZone = true) {
-  return createAutotaskConnector({
-    http: axios.create(),
-    credentials,
-    settings: { serviceBillingCodeId: 29682801 },
-    zoneLookupUrl: `${LOOKUP}/atservicesrest/v1.0/zoneInformation`,
-    zoneUrl: withZone ? `${ZONE}/ATServicesRest/` : undefined,
-    client: { sleep: async () => {} },
-  });
-}
-
-const contractBody = {
-  contractName: 'SpinPanel – Contoso',
-  contractNumber: 'SP-c1',
-  contractType: 7,
-  status: 1,
-  companyID: 100,
-  startDate: '2025-03-01',
-  endDate: '2026-02-28',
-  timeReportingRequiresStartAndStopTimes: 1,
-  description: 'x',
-};
-const contractRow = {
-  ...contractBody,
-  id: 77,
-  startDate: '2025-03-01T00:00:00Z',
-  endDate: '2026-02-28T00:00:00Z',
-};
-const createContract: PlanOp = {
-  key: 'contract:c1',
-  kind: 'createContract',
-  summary: '',
-  data: { body: contractBody },
-};
+import {
+  API,
+  nockConnector as connector,
+  contractBody,
+  contractRow,
+  createContract,
+  LOOKUP,
+  Q,
+  unitsRow,
+  ZONE,
+} from '../helpers/autotask-nock.ts';
 
 function adjustOp(over: Record<string, unknown> = {}): PlanOp {
   return {
@@ -72,7 +40,7 @@ describe('autotask connector apply', () => {
     const scope = nock(ZONE)
       .post(Q('Contracts'))
       .reply(200, { items: [] })
-      .post('/ATServicesRest/V1.0/Contracts', contractBody)
+      .post(`${API}/Contracts`, contractBody)
       .reply(200, { itemId: null })
       .post(Q('Contracts'), (b) => JSON.stringify(b.filter).includes('SP-c1'))
       .reply(200, { items: [contractRow] });
@@ -92,21 +60,10 @@ describe('autotask connector apply', () => {
     const posted: unknown[] = [];
     const scope = nock(ZONE)
       .post(Q('ContractServiceUnits'))
-      .reply(200, {
-        items: [
-          {
-            id: 1,
-            contractID: 77,
-            contractServiceID: 900,
-            startDate: '2025-03-01T00:00:00Z',
-            endDate: '2025-03-31T00:00:00Z',
-            units: 1,
-          },
-        ],
-      })
-      .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
+      .reply(200, { items: [unitsRow(1)] })
+      .post(`${API}/ContractServiceAdjustments`)
       .reply(500, { errors: ['duplicate data into contract_service_period'] })
-      .post('/ATServicesRest/V1.0/ContractServiceAdjustments', (b) => posted.push(b) > 0)
+      .post(`${API}/ContractServiceAdjustments`, (b) => posted.push(b) > 0)
       .reply(200, { itemId: 31 });
     const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
     expect(result).toEqual({ itemId: 31, unitChange: 2, effectiveDate: '2025-03-11' });
@@ -125,18 +82,7 @@ describe('autotask connector apply', () => {
   it('posts nothing when the units already match (a retried op whose post had landed)', async () => {
     nock(ZONE)
       .post(Q('ContractServiceUnits'))
-      .reply(200, {
-        items: [
-          {
-            id: 1,
-            contractID: 77,
-            contractServiceID: 900,
-            startDate: '2025-03-10',
-            endDate: '2025-03-31',
-            units: 3,
-          },
-        ],
-      });
+      .reply(200, { items: [unitsRow(3, '2025-03-10', '2025-03-31')] });
     const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
     expect(result).toMatchObject({ unitChange: 0 });
   });
@@ -145,7 +91,7 @@ describe('autotask connector apply', () => {
     nock(ZONE)
       .post(Q('ContractServiceUnits'))
       .reply(200, { items: [] })
-      .post('/ATServicesRest/V1.0/ContractServiceAdjustments')
+      .post(`${API}/ContractServiceAdjustments`)
       .times(7)
       .reply(500, { errors: ['duplicate data into contract_service_period'] });
     const err = (await connector()

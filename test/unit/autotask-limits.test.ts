@@ -160,6 +160,37 @@ describe('HourlyBudget', () => {
     expect(t.b.snapshot()).toEqual({ limit: 1000, used: 701 });
   });
 
+  it('reports the first reading and a fresh one at the end, or an estimate when it may not look again', async () => {
+    const t = budget({ refreshEvery: 3 });
+    expect(await t.b.report(false, () => 0)).toBeUndefined();
+    t.answer(200);
+    for (let i = 0; i < 3; i++) await t.b.beforeRequest();
+    t.answer(260); // others used the budget meanwhile; read again at the 4th request
+    for (let i = 0; i < 2; i++) await t.b.beforeRequest();
+    expect(t.reads).toHaveLength(2);
+    // Stopped (cancelled, deferred): the last reading plus this run's requests since, said to be an estimate.
+    expect(await t.b.report(false, () => 9)).toEqual({
+      threshold: 1000,
+      timeframeMinutes: 60,
+      usedAtStart: 200,
+      usedAtEnd: 262,
+      usedAtEndEstimated: true,
+      requestsThisRun: 9,
+    });
+    expect(t.reads).toHaveLength(2);
+    t.answer(300);
+    expect(await t.b.report(true, () => 10)).toEqual({
+      threshold: 1000,
+      timeframeMinutes: 60,
+      usedAtStart: 200,
+      usedAtEnd: 300,
+      requestsThisRun: 10,
+    });
+    // A failed last look falls back to the estimate rather than failing the run record.
+    t.fail(new Error('503'));
+    expect(await t.b.report(true, () => 11)).toMatchObject({ usedAtEnd: 262, usedAtEndEstimated: true });
+  });
+
   it('refuses a reserve that leaves no room to work', () => {
     expect(
       () =>

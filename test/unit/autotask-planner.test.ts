@@ -415,6 +415,41 @@ describe('planAutotask', () => {
     expect(new Set(plan.ops.map((o) => o.key)).size).toBe(plan.ops.length);
   });
 
+  it('leaves a shared contract alone when a customer mapped to it is not planned (opted out, unmapped…)', () => {
+    // c2's seats are on contract 700 too: planning it from c1's lines alone would take 3 of c2's 5 units away.
+    const state = emptyState({
+      companies: [company(100, 'Contoso')],
+      contracts: [contract(700, 100, 'FRAME')],
+      services: [service(1, 'Microsoft 365 E3')],
+      contractServices: [cs(930, 700, 1)],
+      units: [unitsRow(930, 5)],
+    });
+    const mapping: LinkMapping = {
+      customers: { c1: { contractId: 700 }, c2: { companyId: 100, contractId: 700 } },
+      products: { 'p-e3': { serviceId: 1 } },
+    };
+    const c1 = customer('c1', 'Contoso', [line('p-e3', 'Microsoft 365 E3', 2)]);
+    const alone = planAutotask(desired(c1), state, mapping, settings);
+    expect(alone.ops).toEqual([]);
+    expect(alone.recon).toEqual([]);
+    expect(alone.unmapped).toEqual([
+      { customerId: 'c1', name: 'Contoso', reason: expect.stringContaining('shared with customer c2') },
+    ]);
+    const c2 = customer('c2', 'Contoso Branch', [line('p-e3', 'Microsoft 365 E3', 3)]);
+    expect(adjustments(planAutotask(desired(c1, c2), state, mapping, settings).ops)).toEqual([]);
+    // Planned but unmapped itself (its company is gone): its lines are not on the plan either.
+    const gone: LinkMapping = {
+      ...mapping,
+      customers: { ...mapping.customers, c2: { companyId: 999, contractId: 700 } },
+    };
+    const unmapped = planAutotask(desired(c1, c2), state, gone, settings);
+    expect(unmapped.ops).toEqual([]);
+    expect(unmapped.unmapped.map((u) => [u.customerId, u.reason])).toEqual([
+      ['c2', expect.stringContaining('company 999')],
+      ['c1', expect.stringContaining('shared with customer c2')],
+    ]);
+  });
+
   it('reports an ambiguous service name and then retires nothing for that customer', () => {
     const state = syncedState(10, 4);
     state.services.push(service(3, 'microsoft 365 e3'));

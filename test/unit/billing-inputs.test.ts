@@ -123,33 +123,10 @@ describe('a bad usage line', () => {
     expect(ca.usage).toBeUndefined();
     expect(ca.lines).toHaveLength(1);
 
-    const op = (customerId: string, kind: string) => ({
-      key: `${kind}:${customerId}`,
-      kind,
-      customerId,
-      summary: '',
-      data: {},
-    });
-    const reconLine = (customerId: string) => ({
-      customerId,
-      customerName: 'x',
-      productId: 'p',
-      productName: 'p',
-      spinpanelSeats: 1,
-      targetUnitsBefore: 0,
-      targetUnitsAfter: 1,
-    });
-    const plan = {
-      ops: [op(a.id, 'adjustUnits'), op(b.id, 'adjustUnits')],
-      unmapped: [],
-      recon: [reconLine(a.id), reconLine(b.id)],
-      notices: [{ customerId: b.id, kind: 'currency', message: 'm' }],
-    };
-    expect(holdQuarantined(plan, snap.quarantined).ops.map((o) => o.customerId)).toEqual([a.id, b.id]);
-    const held = holdQuarantined(plan, [{ kind: 'subscription', id: 's', customerId: b.id, reason: 'r' }]);
-    expect(held.ops.map((o) => o.customerId)).toEqual([a.id]);
-    expect(held.recon.map((l) => l.customerId)).toEqual([a.id]);
-    expect(held.notices).toEqual([]);
+    const ids = (x: { customers: { customerId: string }[] }) => x.customers.map((c) => c.customerId);
+    expect(ids(holdQuarantined(d, snap.quarantined))).toEqual([a.id, b.id]);
+    const held = holdQuarantined(d, [{ kind: 'subscription', id: 's', customerId: b.id, reason: 'r' }]);
+    expect(ids(held)).toEqual([a.id]);
   });
 });
 

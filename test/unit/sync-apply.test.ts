@@ -190,6 +190,58 @@ describe('applyOps', () => {
     expect(s.applied.k).toBe(2);
   });
 
+  it('records no failure for an op the cancellation stopped, whatever the connector would call it', async () => {
+    // BullMQ aborts with a plain string reason; `throwIfAborted` throws it as is, and Autotask's classify calls
+    // anything it does not know permanent. The run is cancelled: no op of it failed on the target's terms.
+    const controller = new AbortController();
+    const classified: unknown[] = [];
+    const connector: Connector = {
+      ...fake().connector,
+      async apply(op) {
+        if (op.key === 'a') controller.abort('consent revoked');
+        await new Promise((r) => setTimeout(r, 5));
+        controller.signal.throwIfAborted();
+        return null;
+      },
+      classify: (e) => {
+        classified.push(e);
+        return { kind: 'permanent', message: String(e) };
+      },
+    };
+    const s = sink();
+    const err = await applyOps(connector, [op('a'), op('b')], s, { signal: controller.signal }).catch(
+      (e) => e,
+    );
+    expect(err).toBe('consent revoked');
+    expect(s.errors).toEqual([]);
+    expect(classified).toEqual([]);
+  });
+
+  it('ends a backoff wait at once when the run is cancelled, and records no failure for it', async () => {
+    const controller = new AbortController();
+    const f = fake({ fail: { a: ['transient'] } });
+    const s = sink();
+    const started = Date.now();
+    const pending = applyOps(f.connector, [op('a'), op('b')], s, {
+      signal: controller.signal,
+      // The real wait: aborting it throws an AbortError, which a connector would call permanent.
+      sleep: (_ms, signal) => {
+        setTimeout(() => controller.abort('suspended'), 10);
+        return new Promise((r, fail) => {
+          const t = setTimeout(r, 5_000);
+          signal?.addEventListener('abort', () => {
+            clearTimeout(t);
+            fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
+          });
+        });
+      },
+    }).catch((e) => e);
+    expect(((await pending) as Error).name).toBe('AbortError');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(s.errors).toEqual([]);
+    expect(f.log).not.toContain('start b');
+  });
+
   it('reports progress once per op, skipped ones included', async () => {
     const f = fake({ fail: { a: [new Error('no')] } });
     const seen: [number, number][] = [];
