@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { type ConnectionOptions, DelayedError, UnrecoverableError, Worker } from 'bullmq';
 import type { Logger } from 'pino';
 import { isBudgetExhausted } from '../../connectors/types.ts';
@@ -43,7 +44,11 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
     async (job, token, signal) => {
       const data = parseJob('sync', job.data);
       const lockKey = keys.runLock(data.accountId, data.linkId);
-      const lock = await tryLock(redis, lockKey, `${job.id}`, opts.lockTtlMs);
+      // A fresh owner per attempt: losing the lock to another holder aborts this run rather than racing it.
+      const lockLost = new AbortController();
+      const lock = await tryLock(redis, lockKey, `${job.id}:${randomUUID()}`, opts.lockTtlMs, () =>
+        lockLost.abort(new Error('the run lost its lock on the link to another worker')),
+      );
       if (!lock) {
         // Another process runs this link: come back shortly without spending an attempt.
         const wait = (opts.lockRetryMs ?? 2000) * (1 + Math.random());
@@ -63,7 +68,10 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
         const run = await runSync(
           engine,
           { ...data, runId: runIdOf(job.id), attempt: job.attemptsMade + 1 },
-          { signal, onProgress: (done, total) => job.updateProgress({ done, total }) },
+          {
+            signal: signal ? AbortSignal.any([signal, lockLost.signal]) : lockLost.signal,
+            onProgress: (done, total) => job.updateProgress({ done, total }),
+          },
         );
         log.info(
           { runId: run.id, status: run.status, applied: run.applied, apiCalls: run.apiCalls.total },

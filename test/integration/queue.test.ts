@@ -23,7 +23,7 @@ const retry = { attempts: 3, backoffMs: 50 };
 
 /** A connector that only sleeps: lets the test watch how runs of one link overlap. */
 function slowConnector(
-  track: { active: number; max: number; applied: number },
+  track: { active: number; max: number; applied: number; delayMs?: number },
   failFirst = { left: 0 },
 ): Connector {
   return {
@@ -47,7 +47,7 @@ function slowConnector(
       }
       track.active++;
       track.max = Math.max(track.max, track.active);
-      await new Promise((r) => setTimeout(r, 40));
+      await new Promise((r) => setTimeout(r, track.delayMs ?? 40));
       track.active--;
       track.applied++;
       return null;
@@ -59,6 +59,14 @@ function slowConnector(
   };
 }
 
+const waitUntil = async (cond: () => Promise<boolean>) => {
+  const end = Date.now() + 10_000;
+  while (!(await cond())) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
 describe('sync queue', () => {
   let t: TestStore;
   let sp: SpinPanelSandbox;
@@ -66,7 +74,11 @@ describe('sync queue', () => {
   let events: QueueEvents;
   let link: Link;
   const workers: Worker[] = [];
-  const track = { active: 0, max: 0, applied: 0 };
+  const track: { active: number; max: number; applied: number; delayMs?: number } = {
+    active: 0,
+    max: 0,
+    applied: 0,
+  };
   const flaky = { left: 0 };
 
   beforeEach(async () => {
@@ -75,7 +87,7 @@ describe('sync queue', () => {
     queue = createSyncQueue(t.ctx.redis, t.prefix);
     events = new QueueEvents('sync', { connection: t.ctx.redis.duplicate(), prefix: queuePrefix(t.prefix) });
     await events.waitUntilReady();
-    Object.assign(track, { active: 0, max: 0, applied: 0 });
+    Object.assign(track, { active: 0, max: 0, applied: 0, delayMs: 40 });
     flaky.left = 0;
     await grantConsent(
       t.ctx,
@@ -107,8 +119,9 @@ describe('sync queue', () => {
     httpTimeoutMs: 5000,
     makeConnector: () => slowConnector(track, flaky),
   });
-  const startWorker = (concurrency = 2) => {
+  const startWorker = (concurrency = 2, lockTtlMs?: number) => {
     const w = createSyncWorker({
+      lockTtlMs,
       connection: t.ctx.redis.duplicate(),
       prefix: t.prefix,
       concurrency,
@@ -119,6 +132,20 @@ describe('sync queue', () => {
     workers.push(w);
     return w;
   };
+
+  it('stops a run that lost its link lock to another worker instead of racing it', async () => {
+    track.delayMs = 250;
+    startWorker(1, 300);
+    const job = await enqueueSync(queue, link, false, retry);
+    const lockKey = t.ctx.keys.runLock('a1', link.id);
+    await waitUntil(async () => (await t.ctx.redis.exists(lockKey)) === 1);
+    // As if this worker had stalled past the lock's ttl and another attempt had taken the link.
+    await t.ctx.redis.set(lockKey, 'someone-else', 'PX', 10_000);
+    await expect(job.waitUntilFinished(events, 20_000)).rejects.toThrow(/lost its lock/);
+    expect(track.applied).toBeLessThan(3);
+    expect((await getRun(t.ctx, 'a1', link.id, job.id!)).status).toBe('cancelled');
+    expect(await t.ctx.redis.get(lockKey)).toBe('someone-else');
+  });
 
   it('keeps one job scheduler per link at the link interval, idempotently', async () => {
     await scheduleLink(queue, link, retry);
