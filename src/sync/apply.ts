@@ -1,5 +1,11 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { type ApplyResults, type Connector, isBudgetExhausted, type PlanOp } from '../../connectors/types.ts';
+import {
+  type ApplyResults,
+  BudgetExhaustedError,
+  type Connector,
+  isBudgetExhausted,
+  type PlanOp,
+} from '../../connectors/types.ts';
 import { GateClosedError } from '../consent/gate.ts';
 import { isCancellation } from '../net/http.ts';
 import type { RunError } from './runs.ts';
@@ -136,6 +142,9 @@ export async function applyOps(
   return results;
 }
 
+/** How long a run that stays throttled waits before it resumes, at least. */
+export const THROTTLE_DEFER_MS = 60_000;
+
 async function applyWithRetry(
   connector: Connector,
   op: PlanOp,
@@ -148,9 +157,24 @@ async function applyWithRetry(
     try {
       return await connector.apply(op, results);
     } catch (error) {
-      if (stopsTheRun(error, opts.signal) || attempt >= attempts) throw error;
+      if (stopsTheRun(error, opts.signal)) throw error;
       const verdict = connector.classify(error);
       if (verdict.kind === 'permanent') throw error;
+      if (attempt >= attempts) {
+        // Still throttled after the client's waits and ours: the target wants a longer pause. The run is deferred
+        // (the queue delays it without spending an attempt) rather than failed into a retry.
+        if (verdict.kind === 'throttled') {
+          const retryAt = Date.now() + Math.max(verdict.waitMs ?? 0, THROTTLE_DEFER_MS);
+          throw new BudgetExhaustedError(
+            `still throttled after ${attempts} tries: ${verdict.message}`,
+            retryAt,
+            {
+              cause: error,
+            },
+          );
+        }
+        throw error;
+      }
       const backoff = 250 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
       await sleep(Math.min(verdict.waitMs ?? backoff, 30_000), opts.signal);
     }

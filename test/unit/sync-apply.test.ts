@@ -166,6 +166,16 @@ describe('applyOps', () => {
     expect(f.log).not.toContain('start later');
   });
 
+  it('defers the run instead of failing it when an op stays throttled', async () => {
+    const f = fake({ fail: { a: ['throttled', 'throttled', 'throttled'] } });
+    const before = Date.now();
+    const err = await applyOps(f.connector, [op('a')], sink(), { sleep: noSleep }).catch((e) => e);
+    expect(err).toBeInstanceOf(BudgetExhaustedError);
+    expect(err.message).toMatch(/still throttled after 3 tries/);
+    expect(err.retryAt).toBeGreaterThanOrEqual(before + 60_000);
+    expect(f.stats.tries.get('a')).toBe(3);
+  });
+
   it('stops at once, without retrying, when the budget is spent', async () => {
     const spent = new BudgetExhaustedError('budget spent', Date.now() + 60_000);
     const f = fake({ fail: { a: [spent] } });
