@@ -1,12 +1,13 @@
 import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { CredentialsRejectedError } from '../../connectors/types.ts';
 import type { Services } from '../app.ts';
 import type { ApiToken } from '../config.ts';
-import { type Actor, GrantConsentBody } from '../consent/consents.ts';
+import { GrantConsentBody } from '../consent/consents.ts';
 import { AppError, forbidden } from '../errors.ts';
 import { CreateLinkBody, type Link } from '../links/links.ts';
+import { actorOf, parse } from './request.ts';
 import { registerLifecycleRoutes } from './routes/lifecycle.ts';
 import { registerPrivacyRoutes } from './routes/privacy.ts';
 import { registerSettingsRoutes } from './routes/settings.ts';
@@ -23,13 +24,6 @@ export interface ServerOptions {
   /** Longest a `?wait=true` sync request holds the connection. */
   maxWaitMs?: number;
   logger?: boolean;
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, what: string): z.infer<T> {
-  const result = schema.safeParse(value ?? {});
-  if (result.success) return result.data;
-  const fields = result.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`);
-  throw new AppError('invalid_body', 400, `invalid ${what}: ${fields.join('; ')}`, { fields });
 }
 
 function sameToken(a: string, b: string): boolean {
@@ -69,7 +63,6 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
 
   app.get('/healthz', async () => ({ ok: true }));
 
-  const actorOf = (req: FastifyRequest): Actor => ({ userId: req.caller!.userId, role: req.caller!.role });
   app.addHook('onRequest', async (req) => {
     if (req.url === '/healthz' || req.routeOptions.config.public) return;
     const header = req.headers.authorization ?? '';

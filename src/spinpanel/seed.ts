@@ -1,20 +1,11 @@
 import type { Account, Customer, Subscription, UsageLine } from '../domain/types.ts';
+import { mulberry32 } from '../prng.ts';
 
 /** Deterministic data for the SpinPanel sandbox: the same seed and clock give the same records, byte for byte. */
 
 export type Rand = () => number;
 
-/** mulberry32: a tiny, well-mixed 32-bit PRNG — plenty for test data, and reproducible everywhere. */
-export function mulberry32(seed: number): Rand {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+export { mulberry32 };
 
 /** FNV-1a over a string, scaled to [0, 1): a stable per-record coin that does not consume the PRNG. */
 export function hashUnit(text: string): number {

@@ -1,3 +1,4 @@
+import { mulberry32 } from '../../../src/prng.ts';
 /**
  * Fault injection for the sandbox: what a flaky Autotask does, drawn from a seeded generator so a failing
  * test replays the same faults (given the same order of requests).
@@ -48,23 +49,11 @@ export interface FaultRequest {
   create: boolean;
 }
 
-/** mulberry32: tiny, fast, good enough to spread faults evenly and replay them. */
-function generator(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const same = (a: string | undefined, b: string) => a === undefined || a.toLowerCase() === b.toLowerCase();
 
 export class Faults {
   private opts: FaultOptions = {};
-  private random: () => number = generator(1);
+  private random: () => number = mulberry32(1);
   private readonly script: (ScriptedFault & { left: number })[] = [];
   /** How many of each fault were injected, for tests to check the faults really happened. */
   readonly injected: Record<FaultKind, number> = {
@@ -86,7 +75,7 @@ export class Faults {
         throw new RangeError(`faults.${k} must be between 0 and 1`);
     }
     this.opts = { ...opts };
-    this.random = generator(opts.seed ?? 1);
+    this.random = mulberry32(opts.seed ?? 1);
   }
 
   get options(): Readonly<FaultOptions> {
