@@ -106,6 +106,8 @@ export const ConfigSchema = z.object({
   SPINPANEL_WEBHOOK_TOLERANCE_SECONDS: opt(z.coerce.number().int().min(10).max(3600).default(300)),
   // At most the 90-day TTL every run record is written with (src/sync/runs.ts); the sweeper only shortens it.
   RETENTION_RUNS_DAYS: opt(z.coerce.number().positive().max(90).default(90)),
+  // Run records of a link beyond its last N keep counts and only the reconciliation lines that changed or failed.
+  RUN_FULL_DETAIL_RUNS: opt(z.coerce.number().int().min(0).max(1000).default(10)),
   RETENTION_QUARANTINE_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),
   RETENTION_SNAPSHOT_HOURS: opt(z.coerce.number().positive().max(8760).default(24)),
   RETENTION_LOGS_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),

@@ -26,8 +26,14 @@ export type SyncWorker = Worker & {
   cancelReady: Promise<void>;
 };
 
-/** The run id of a job: its own id (a uuid for "sync now", BullMQ's id for scheduled runs). */
-const runIdOf = (jobId: string | undefined) => (jobId ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_');
+/**
+ * The run id of one start of a job: `<jobId>.<n>` (the job's id — a uuid for "sync now", BullMQ's id for scheduled
+ * runs — and how many times it was started, this one included), so a retried attempt or a deferred run resuming
+ * gets a record of its own instead of overwriting the one that made the earlier writes. `getRun` with the bare
+ * job id answers its latest start (src/sync/runs.ts, which sanitises ids the same way).
+ */
+const runIdOf = (job: { id?: string; attemptsStarted?: number; attemptsMade: number }) =>
+  `${(job.id ?? 'unknown').replace(/[^A-Za-z0-9._-]/g, '_')}.${job.attemptsStarted || job.attemptsMade + 1}`;
 
 /** A revoked or unlinked link never runs again: such a job ends without even a run record. */
 const FINAL = new Set(['revoked', 'unlinked']);
@@ -67,7 +73,7 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
         }
         const run = await runSync(
           engine,
-          { ...data, runId: runIdOf(job.id), attempt: job.attemptsMade + 1 },
+          { ...data, runId: runIdOf(job), attempt: job.attemptsMade + 1 },
           {
             signal: signal ? AbortSignal.any([signal, lockLost.signal]) : lockLost.signal,
             onProgress: (done, total) => job.updateProgress({ done, total }),

@@ -177,7 +177,7 @@ describe('sync queue', () => {
     const job = await enqueueSync(queue, link, false, retry);
     const result = await job.waitUntilFinished(events, 20_000);
     const run = await getRun(t.ctx, 'a1', link.id, job.id!);
-    expect(result).toEqual({ runId: job.id, status: 'succeeded' });
+    expect(result).toEqual({ runId: `${job.id}.2`, status: 'succeeded' });
     expect(run.attempt).toBe(2);
     expect(run.applied).toEqual({ touch: 3 });
   });
