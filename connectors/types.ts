@@ -1,140 +1,29 @@
 import type { AxiosInstance } from 'axios';
-import type { Money } from '../src/domain/types.ts';
+import type { Plan, PlanOp } from '../src/billing/plan.ts';
+import type { DesiredState, Ledger, LinkMapping } from '../src/billing/types.ts';
 
 export type TargetKind = 'autotask' | 'navision';
 
-/** One product line a customer should be billed for, aggregated per product. */
-export interface DesiredLine {
-  productId: string;
-  productName: string;
-  quantity: number;
-  unitPrice: Money;
-  unitCost: Money;
-  subscriptionIds: string[];
-}
-
-export interface DesiredCustomer {
-  customerId: string;
-  name: string;
-  microsoftTenantId: string;
-  currency: string;
-  lines: DesiredLine[];
-  /** Who sets prices: `spinpanel` pushes SpinPanel's prices and costs, `target` leaves the target's alone. */
-  pricingSource?: 'spinpanel' | 'target';
-  /** Offboarded in SpinPanel: nothing is billed any more, so what is on its contract is retired. */
-  offboarded?: boolean;
-  /** Azure usage of closed months (final, billed in arrears), one entry per month. */
-  usage?: DesiredUsage[];
-}
-
-/** One customer's Azure usage of one closed month. */
-export interface DesiredUsage {
-  /** YYYY-MM */
-  period: string;
-  lines: DesiredUsageLine[];
-}
-
-export interface DesiredUsageLine {
-  id: string;
-  meterCategory: string;
-  productName: string;
-  unit: string;
-  /** Decimal string. */
-  quantity: string;
-  cost: Money;
-  /** Null: the link's Azure mark-up is applied to `cost`. */
-  price: Money | null;
-}
-
-/** What the target should look like for one account, built purely from a snapshot and link settings. */
-export interface DesiredState {
-  accountId: string;
-  /** The date quantity changes take effect (YYYY-MM-DD). */
-  effectiveDate: string;
-  /** The run's own date (YYYY-MM-DD); `effectiveDate` may lie after it (e.g. from the next period). */
-  today?: string;
-  customers: DesiredCustomer[];
-}
-
-/** Admin-set and discovered mappings of one link. Target ids are numbers for Autotask, strings for NAV. */
-export interface LinkMapping {
-  customers: Record<string, { companyId?: number | string; contractId?: number | string }>;
-  products: Record<string, { serviceId?: number | string }>;
-}
-
-/**
- * One step of a plan. `key` is stable across runs for the same intent, so a plan can be compared and an
- * operation's effect looked up. `needs` names keys of earlier operations whose results this one uses.
- */
-export interface PlanOp<K extends string = string, D = unknown> {
-  key: string;
-  kind: K;
-  customerId?: string;
-  summary: string;
-  needs?: string[];
-  /**
-   * Ops sharing a lane are applied one at a time, in plan order (e.g. every op on one contract service).
-   * Unset: the op's customer is its lane, so a customer's ops keep their order. Ops in different lanes
-   * may run at the same time once their `needs` are done.
-   */
-  lane?: string;
-  data: D;
-}
-
-/** Per customer and product: SpinPanel seats against target units, before and after the plan. */
-export interface ReconLine {
-  customerId: string;
-  customerName: string;
-  productId: string;
-  productName: string;
-  spinpanelSeats: number;
-  targetUnitsBefore: number | null;
-  targetUnitsAfter: number;
-  /** The target record the customer maps to, with its name as the target shows it. */
-  targetCompany?: { id: number | string; name: string };
-  /** What the plan does to this line. */
-  action?: ReconAction;
-  /** Unit price in the customer's currency before and after, when the plan sets prices. */
-  unitPriceBefore?: number | null;
-  unitPriceAfter?: number | null;
-  /** The operations behind `action`; after a run, `outcome` says whether they all went through. */
-  opKeys?: string[];
-  outcome?: 'applied' | 'failed';
-}
-
-export type ReconAction = 'unchanged' | 'add' | 'increase' | 'decrease' | 'retire' | 'price';
-
-/** Per customer and closed month: SpinPanel's usage total against what the target holds for it. */
-export interface UsageReconLine {
-  customerId: string;
-  customerName: string;
-  period: string;
-  /** Total price of the month in the customer's currency, mark-up applied. */
-  spinpanelTotal: number;
-  /** What the target already holds for the month; null when nothing was posted yet. */
-  postedTotal: number | null;
-  /** `complete`: a run stopped half-way had posted part of the month; `skipped`: see the run's notices. */
-  action: 'post' | 'complete' | 'posted' | 'changed-after-posting' | 'skipped';
-  opKeys?: string[];
-  outcome?: 'applied' | 'failed';
-}
-
-/** Something a run noticed that is neither an operation nor a failure (e.g. usage changed after posting). */
-export interface Notice {
-  customerId?: string;
-  kind: string;
-  message: string;
-}
-
-export interface Plan {
-  ops: PlanOp[];
-  /** Customers that could not be mapped to a target record: reported, not failed. */
-  unmapped: { customerId: string; name: string; reason: string }[];
-  recon: ReconLine[];
-  /** Usage months per customer (targets that post usage). */
-  usage?: UsageReconLine[];
-  notices?: Notice[];
-}
+// The billing core's types are the contract's: a connector reads into them and plans from them.
+export type {
+  Notice,
+  Plan,
+  PlanOp,
+  ReconAction,
+  ReconLine,
+  Unmapped,
+  UsageReconLine,
+} from '../src/billing/plan.ts';
+export type {
+  DesiredCustomer,
+  DesiredLine,
+  DesiredOneOff,
+  DesiredState,
+  DesiredUsage,
+  DesiredUsageLine,
+  Ledger,
+  LinkMapping,
+} from '../src/billing/types.ts';
 
 /** Results of earlier operations in this run, by op key (e.g. the id of a created contract). */
 export type ApplyResults = Map<string, unknown>;
@@ -145,7 +34,12 @@ export interface VerifyResult {
   details?: Record<string, unknown>;
 }
 
-export type FailureKind = 'transient' | 'throttled' | 'permanent';
+/**
+ * How a failure is handled: `transient` retried with backoff, `throttled` waited out, `permanent` never
+ * retried; `cancelled` (the run was stopped) and `budget` (the target's request budget is spent, the run
+ * resumes later) end the call at once without counting as the target's failure.
+ */
+export type FailureKind = 'transient' | 'throttled' | 'permanent' | 'cancelled' | 'budget';
 export interface Classified {
   kind: FailureKind;
   waitMs?: number;
@@ -162,9 +56,12 @@ export interface Connector {
   /** Check the credentials against the target; rejects with CredentialsRejectedError quoting the target. */
   verify(): Promise<VerifyResult>;
   /** Read the target state the plan needs, in as few calls as paging allows. Opaque to the engine. */
-  readState(desired: DesiredState, mapping: LinkMapping): Promise<unknown>;
-  /** Pure: the smallest list of operations that makes the target match `desired`. */
-  plan(desired: DesiredState, state: unknown, mapping: LinkMapping): Plan;
+  readState(desired: DesiredState, mapping: LinkMapping, ledger: Ledger): Promise<unknown>;
+  /**
+   * Pure: the smallest list of operations that makes the target match `desired`; the ledger says what the
+   * sync made or adjusted before (only that is ever retired).
+   */
+  plan(desired: DesiredState, state: unknown, mapping: LinkMapping, ledger: Ledger): Plan;
   /** Carry out one operation; returns its result (e.g. a created id) for later ops. */
   apply(op: PlanOp, results: ApplyResults): Promise<unknown>;
   /** Decide once how a failure is handled. */

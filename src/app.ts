@@ -43,7 +43,11 @@ export interface App {
 export type Services = ReturnType<typeof createServices>;
 
 /** Builds everything a process needs from the parsed config: one Redis, one store, one gate, one queue. */
-export async function createApp(config: Config, opts: { logger?: Logger } = {}): Promise<App> {
+export async function createApp(
+  config: Config,
+  /** `now`: the clock runs take their local day from (tests move it). */
+  opts: { logger?: Logger; now?: () => number } = {},
+): Promise<App> {
   assertResidency(config);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   if (!config.CREDENTIALS_KEYS) throw new AppError('config', 500, 'CREDENTIALS_KEYS is required');
@@ -73,6 +77,7 @@ export async function createApp(config: Config, opts: { logger?: Logger } = {}):
     spinpanelUrl: config.SPINPANEL_API_URL,
     httpTimeoutMs: config.HTTP_TIMEOUT_MS,
     applyConcurrency: config.SYNC_APPLY_CONCURRENCY,
+    ...(opts.now ? { now: opts.now } : {}),
     makeConnector: (link, secrets, http, signal) =>
       makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal, linkLimits(link)),
   };

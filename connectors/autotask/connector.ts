@@ -4,6 +4,7 @@ import {
   type ConnectorDeps,
   CredentialsRejectedError,
   type DesiredState,
+  type Ledger,
   type LinkMapping,
   type Plan,
   type PlanOp,
@@ -17,13 +18,12 @@ import {
   AutotaskError,
   classifyAutotaskError,
 } from './client.ts';
+import { serviceName } from './mappers.ts';
 import type { AutotaskOp } from './ops.ts';
 import { planAutotask } from './planner.ts';
 import { readAutotaskState } from './read.ts';
 import { AutotaskCredentials, AutotaskSettings, type AutotaskSettingsInput } from './schemas.ts';
 import { type AutotaskState, assertAutotaskState } from './state.ts';
-
-export { MAX_ADJUSTMENT_SHIFT_DAYS } from './apply.ts';
 
 export interface AutotaskConnectorDeps
   extends ConnectorDeps<AutotaskCredentials, AutotaskSettingsInput | AutotaskSettings> {
@@ -74,15 +74,17 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
     }
   }
 
-  const readState = (desired: DesiredState, mapping: LinkMapping): Promise<AutotaskState> =>
-    readAutotaskState(client, desired, mapping, settings);
+  const readState = (desired: DesiredState, mapping: LinkMapping, ledger: Ledger): Promise<AutotaskState> =>
+    readAutotaskState(client, desired, mapping, settings, ledger, (l) =>
+      serviceName(l.productName, l.period),
+    );
 
   // Ops of a plan this connector made from its own read, not applied yet: their lookups were that read.
   const unapplied = new WeakSet<PlanOp>();
 
-  function plan(desired: DesiredState, state: unknown, mapping: LinkMapping): Plan {
+  function plan(desired: DesiredState, state: unknown, mapping: LinkMapping, ledger: Ledger): Plan {
     assertAutotaskState(state);
-    const made = planAutotask(desired, state, mapping, settings);
+    const made = planAutotask(desired, state, mapping, settings, ledger);
     for (const op of made.ops) unapplied.add(op);
     return made;
   }

@@ -1,3 +1,4 @@
+export { planUsageMonth, usageCharges, usageKeyBase } from '../../src/billing/charges.ts';
 export {
   AutotaskClient,
   type AutotaskClientOptions,
@@ -11,4 +12,3 @@ export type { AutotaskOp } from './ops.ts';
 export { planAutotask } from './planner.ts';
 export { AutotaskCredentials, AutotaskSettings, type AutotaskSettingsInput } from './schemas.ts';
 export type { AutotaskState } from './state.ts';
-export { chargesFor, planUsageMonth, usageKeyBase } from './usage.ts';

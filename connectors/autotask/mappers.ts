@@ -1,5 +1,12 @@
+import { cutText } from '../../src/billing/charges.ts';
+import { addDays, addMonths } from '../../src/billing/dates.ts';
+import { itemName } from '../../src/billing/items.ts';
+import { decimalToNumber } from '../../src/billing/money.ts';
+import type { Period } from '../../src/billing/types.ts';
 import type { DesiredCustomer, DesiredLine } from '../types.ts';
 import type { AutotaskSettings } from './schemas.ts';
+
+export { addDays, addMonths, decimalToNumber };
 
 /** Autotask's limit on Service.name, Contract.contractName and ContractCharge.name. */
 export const NAME_MAX = 100;
@@ -7,8 +14,6 @@ export const NAME_MAX = 100;
 export const CONTRACT_TYPE_RECURRING_SERVICE = 7;
 /** Contract status "Active". */
 export const CONTRACT_STATUS_ACTIVE = 1;
-/** Service period type "Monthly". */
-export const PERIOD_TYPE_MONTHLY = 1;
 
 export interface ServiceBody {
   name: string;
@@ -34,52 +39,56 @@ export interface ContractBody {
   description: string;
 }
 
-/**
- * Cut a text to at most `max` UTF-16 units (what Autotask counts) without splitting a surrogate pair and
- * without leaving trailing blanks, so the stored name equals the one we look up next time.
- */
-export function cutName(text: string, max: number = NAME_MAX): string {
-  const trimmed = text.trim();
-  if (trimmed.length <= max) return trimmed;
-  let cut = trimmed.slice(0, max);
-  const last = cut.charCodeAt(cut.length - 1);
-  if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
-  return cut.trimEnd();
-}
-
-/** A decimal string as a JSON number: Autotask's money fields are numbers. */
-export function decimalToNumber(value: string): number {
-  const n = Number(value);
-  if (!/^-?\d+(\.\d+)?$/.test(value) || !Number.isFinite(n)) throw new RangeError(`not a decimal: ${value}`);
-  return n;
-}
+/** Cut to Autotask's field length without splitting a surrogate pair or leaving trailing blanks. */
+export const cutName = (text: string, max: number = NAME_MAX): string => cutText(text, max);
 
 /** The stable external key of the contract SpinPanel manages for a customer. */
 export const managedContractNumber = (customerId: string): string => `SP-${customerId}`;
 
-/** Services the connector creates carry this in their description, so they can be recognised later. */
+/**
+ * Services the connector creates carry this in their description (`SpinPanel product <productId>`), so they
+ * can be recognised later by product, whatever their name has become.
+ */
 export const SERVICE_MARKER = 'SpinPanel product ';
 
-/** The Service name a product is created and found under. */
-export const serviceName = (productName: string): string => cutName(productName);
+/** The product a service's marker names, if it carries one. */
+export function markedProduct(description: string | null | undefined): string | undefined {
+  if (typeof description !== 'string' || !description.startsWith(SERVICE_MARKER)) return undefined;
+  return description.slice(SERVICE_MARKER.length).trim().split(/\s+/)[0] || undefined;
+}
+
+/** The Service name a product is created and found under (yearly lines have a service of their own). */
+export const serviceName = (productName: string, period: Period = 'month'): string =>
+  itemName(productName, period, NAME_MAX);
+
+const times = (amount: string, months: number) => Math.round(decimalToNumber(amount) * months * 100) / 100;
 
 /**
- * A Service for a product. `price` is what the plan pushes (mark-up applied); without one (another currency,
- * or prices left to Autotask) SpinPanel's own amounts seed the catalogue entry, which Autotask requires.
+ * A Service for a product and period. `price` is what the plan pushes (per period, mark-up applied); without
+ * one (another currency, or prices left to Autotask) SpinPanel's own amounts seed the catalogue entry, which
+ * Autotask requires.
  */
 export function serviceBody(
-  line: Pick<DesiredLine, 'productId' | 'productName' | 'unitPrice' | 'unitCost'>,
+  line: Pick<DesiredLine, 'productId' | 'productName' | 'unitPrice' | 'unitCost' | 'period'>,
   settings: Pick<AutotaskSettings, 'serviceBillingCodeId'>,
-  extra: { price?: { unitPrice: number | null; unitCost: number | null }; vendorCompanyId?: number } = {},
+  extra: {
+    periodType: number;
+    price?: { unitPrice: number | null; unitCost: number | null };
+    vendorCompanyId?: number;
+  },
 ): ServiceBody {
-  const name = serviceName(line.productName);
+  const name = serviceName(line.productName, line.period);
+  const months = line.period === 'year' ? 12 : 1;
   return {
     name,
-    description: cutName(`${SERVICE_MARKER}${line.productId}`, 200),
+    description: cutName(
+      `${SERVICE_MARKER}${line.productId}${line.period === 'year' ? ' (yearly)' : ''}`,
+      200,
+    ),
     invoiceDescription: name,
-    unitPrice: extra.price?.unitPrice ?? decimalToNumber(line.unitPrice.amount),
-    unitCost: extra.price?.unitCost ?? decimalToNumber(line.unitCost.amount),
-    periodType: PERIOD_TYPE_MONTHLY,
+    unitPrice: extra.price?.unitPrice ?? times(line.unitPrice.amount, months),
+    unitCost: extra.price?.unitCost ?? times(line.unitCost.amount, months),
+    periodType: extra.periodType,
     billingCodeID: settings.serviceBillingCodeId,
     isActive: true,
     ...(extra.vendorCompanyId !== undefined ? { vendorCompanyID: extra.vendorCompanyId } : {}),
@@ -127,17 +136,4 @@ export function contractStart(today: string, startDay: number): string {
   const monthStart = new Date(Date.UTC(y, m - 1, startDay));
   if (startDay > d) monthStart.setUTCMonth(monthStart.getUTCMonth() - 1);
   return monthStart.toISOString().slice(0, 10);
-}
-
-export function addDays(day: string, n: number): string {
-  const d = new Date(`${day.slice(0, 10)}T00:00:00Z`);
-  d.setUTCDate(d.getUTCDate() + n);
-  return d.toISOString().slice(0, 10);
-}
-
-/** Start days are at most 28, so adding months never overflows into the following month. */
-export function addMonths(day: string, n: number): string {
-  const d = new Date(`${day.slice(0, 10)}T00:00:00Z`);
-  d.setUTCMonth(d.getUTCMonth() + n);
-  return d.toISOString().slice(0, 10);
 }

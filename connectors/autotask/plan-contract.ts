@@ -1,20 +1,29 @@
+import { planOneOffs, planUsageMonth, type ViewCharge } from '../../src/billing/charges.ts';
+import { monthStart } from '../../src/billing/dates.ts';
+import {
+  type ContainerInput,
+  diffContainer,
+  type LineChange,
+  reconOf,
+  type ViewLine,
+} from '../../src/billing/lines.ts';
+import { samePrice } from '../../src/billing/money.ts';
+import type { LedgerEntry } from '../../src/billing/types.ts';
 import type {
   DesiredCustomer,
   DesiredLine,
   DesiredState,
+  Ledger,
   Notice,
-  ReconAction,
   ReconLine,
   UsageReconLine,
 } from '../types.ts';
-import { decimalToNumber, SERVICE_MARKER, serviceName } from './mappers.ts';
-import { type AdjustUnitsData, type AutotaskOp, type IdOrRef, isRef, refKeys } from './ops.ts';
-import type { ServiceResolver } from './plan-services.ts';
-import { linePrice, pricingSourceOf, samePrice } from './pricing.ts';
-import { type ContractChoice, maxDay } from './resolve.ts';
-import type { AutotaskSettings, Company, ContractService, ContractServiceUnit, Service } from './schemas.ts';
-import { type AutotaskState, freeDay, type Indexed, readDateFor, unitsDateFor, unitsOn } from './state.ts';
-import { planUsageMonth } from './usage.ts';
+import { cutName, decimalToNumber } from './mappers.ts';
+import { type AutotaskOp, type IdOrRef, isRef, refKeys } from './ops.ts';
+import { periodOf, type ServiceResolver } from './plan-services.ts';
+import type { ContractChoice } from './resolve.ts';
+import type { AutotaskSettings, Company, ContractService } from './schemas.ts';
+import { type AutotaskState, adjustedOn, type Indexed, rowOn } from './state.ts';
 
 /** One target contract and what SpinPanel wants on it (several customers may share a mapped one). */
 export interface ContractPlan {
@@ -24,14 +33,7 @@ export interface ContractPlan {
   choice: ContractChoice;
   /** A contributing customer had a product that could not be resolved: retiring anything would be a guess. */
   incomplete: boolean;
-  /** By service identity (`id:<n>` or the createService key). */
-  groups: Map<string, ServiceGroup>;
-}
-export interface ServiceGroup {
-  service: IdOrRef;
-  first: { customer: DesiredCustomer; line: DesiredLine };
-  quantity: number;
-  contributors: { customer: DesiredCustomer; line: DesiredLine }[];
+  wanted: { customer: DesiredCustomer; line: DesiredLine; item: IdOrRef }[];
 }
 
 /** What every contract's planning reads and where it writes its operations and report lines. */
@@ -39,18 +41,18 @@ export interface PlanEnv {
   desired: DesiredState;
   state: AutotaskState;
   idx: Indexed;
+  ledger: Ledger;
   settings: AutotaskSettings;
   services: ServiceResolver;
-  /** Services SpinPanel maps or created: the only ones ever retired from a contract it does not manage. */
-  ourServiceIds: Set<number>;
-  productOfService: Map<number, string>;
   ops: Record<'contract' | 'cs' | 'price' | 'adjust' | 'charge', AutotaskOp[]>;
   recon: ReconLine[];
   usage: UsageReconLine[];
   notices: Notice[];
+  /** Plan-level ledger entries (observations of `next-period`). */
+  ledger_: LedgerEntry[];
 }
 
-/** Where a contract's operations go and from when they count. */
+/** Where a contract's operations go. */
 interface Target {
   cp: ContractPlan;
   ref: IdOrRef;
@@ -59,60 +61,106 @@ interface Target {
   /** Ops every write on this contract waits for (its renewal). */
   prereq: string[];
   span: { start: string; end: string };
-  /** Effective date of adjustments: never before the contract starts. */
-  date: string;
-  ended: boolean;
-  readDate: string;
-  unitsBefore(cs: ContractService): number;
   company: { id: number; name: string };
 }
 
-/** Pure: the contract itself (create or renew), its services, prices, unit deltas and usage charges. */
+/** The units, price and change days of a contract service, as the billing core's neutral view. */
+function viewLine(cs: ContractService, env: PlanEnv, day: string, start: string): ViewLine | undefined {
+  const service = env.idx.servicesById.get(cs.serviceID);
+  const period = service ? periodOf(service, env.state) : 'month';
+  if (!period) return undefined;
+  const rows = env.idx.rowsByCs.get(cs.id) ?? [];
+  const row = rowOn(rows, day);
+  const units = row?.units ?? 0;
+  const listed = cs.adjustedPrice ?? cs.unitPrice ?? null;
+  // Where Autotask bills it: a units row whose amount is neither the contract service's rate nor the rate for
+  // all its units (NOTES.md: a live row carries units × rate) bills another price, which the plan then sets.
+  let unitPrice = listed;
+  const amount = row?.price;
+  if (
+    typeof amount === 'number' &&
+    units > 0 &&
+    !samePrice(amount, listed) &&
+    !samePrice(amount / units, listed)
+  ) {
+    unitPrice = Math.round((amount / units) * 100) / 100;
+  }
+  const days = [env.desired.today, monthStart(env.desired.today)];
+  return {
+    id: cs.id,
+    itemId: cs.serviceID,
+    period,
+    quantity: units,
+    unitPrice,
+    changedOn: days.filter((d) => adjustedOn(rows, d, start)),
+  };
+}
+
+/** Pure: the contract itself (create or renew), its services, prices, unit deltas and charges. */
 export function planContract(cp: ContractPlan, env: PlanEnv): void {
   const t = target(cp, env);
-  const wanted = new Set<number>();
-  for (const group of cp.groups.values()) {
-    if (!isRef(group.service)) wanted.add(group.service);
-    planGroup(group, t, env);
+  const existing: ViewLine[] = [];
+  if ('id' in cp.choice) {
+    const renewed = t.prereq.length > 0;
+    // A renewed contract carries on with the units it ended with.
+    const day = renewed ? cp.choice.contract.endDate : env.desired.today;
+    for (const cs of env.idx.csByContract.get(cp.choice.id) ?? []) {
+      const v = viewLine(cs, env, day, t.span.start);
+      if (v) existing.push(v);
+    }
   }
-  planRetirements(wanted, t, env);
-  planUsage(t, env);
+  const input: ContainerInput = {
+    key: 'id' in cp.choice ? `id:${cp.choice.id}` : `new:${cp.customer.customerId}`,
+    managed: 'create' in cp.choice || cp.choice.managed,
+    span: t.span,
+    customers: cp.customers,
+    wanted: cp.wanted,
+    existing,
+    incomplete: cp.incomplete,
+  };
+  const diff = diffContainer(input, {
+    desired: env.desired,
+    ledger: env.ledger,
+    settings: env.settings,
+    ourItem: (itemId, productId, period) => env.services.ours(itemId, productId, period),
+    itemName: (itemId) => env.services.name(itemId),
+  });
+  env.notices.push(...diff.notices);
+  env.ledger_.push(...diff.ledger);
+  for (const change of diff.changes) planChange(change, t, env);
+  planCharges(t, env);
 }
 
 function target(cp: ContractPlan, env: PlanEnv): Target {
   const { choice, customer } = cp;
   const company = { id: cp.company.id, name: cp.company.companyName };
-  // Usage keeps a contract in use even for a customer without licences.
-  const active =
-    cp.groups.size > 0 ||
-    (Boolean(env.settings.azureBillingCodeId) && cp.customers.some((c) => c.usage?.length));
   const prereq: string[] = [];
   if ('create' in choice) {
+    const key = `contract:${customer.customerId}`;
     const op: AutotaskOp = {
-      key: `contract:${customer.customerId}`,
+      key,
       kind: 'createContract',
       customerId: customer.customerId,
       summary: `create contract ${choice.create.contractNumber} "${choice.create.contractName}"`,
+      ledger: [{ kind: 'container', customerId: customer.customerId, id: { ref: key } }],
       data: { body: choice.create },
     };
-    const span = { start: choice.create.startDate, end: choice.create.endDate };
-    const date = maxDay(span.start, env.desired.effectiveDate);
     return {
       cp,
-      ref: { ref: op.key },
+      ref: { ref: key },
       use: () => {
         if (!env.ops.contract.includes(op)) env.ops.contract.push(op);
-        return { ref: op.key };
+        return { ref: key };
       },
       prereq,
-      span,
-      date,
-      ended: false,
-      readDate: unitsDateFor(date),
-      unitsBefore: () => 0,
+      span: { start: choice.create.startDate, end: choice.create.endDate },
       company,
     };
   }
+  // Usage and one-offs keep a contract in use even for a customer without licences.
+  const active =
+    cp.wanted.length > 0 ||
+    cp.customers.some((c) => (c.usage?.length ?? 0) > 0 || (c.oneOffs?.length ?? 0) > 0);
   const renewTo = active ? choice.renewTo : undefined;
   if (renewTo) {
     const renew: AutotaskOp = {
@@ -130,243 +178,215 @@ function target(cp: ContractPlan, env: PlanEnv): Target {
     env.ops.contract.push(renew);
     prereq.push(renew.key);
   }
-  const span = { start: choice.contract.startDate, end: renewTo ?? choice.contract.endDate };
-  const date = maxDay(span.start, env.desired.effectiveDate);
-  const readDate = readDateFor({ endDate: span.end }, unitsDateFor(date));
-  // A renewed contract carries on with the units it ended with.
-  const beforeDay = renewTo ? choice.contract.endDate : readDate;
   return {
     cp,
     ref: choice.id,
     use: () => choice.id,
     prereq,
-    span,
-    date,
-    ended: span.end < date,
-    readDate,
-    unitsBefore: (cs) => unitsOn(env.idx.rowsByCs.get(cs.id), beforeDay) ?? 0,
+    span: { start: choice.contract.startDate, end: renewTo ?? choice.contract.endDate },
     company,
   };
 }
 
-/** One service on the contract: add it, set its price, post the unit delta; one report line per contributor. */
-function planGroup(group: ServiceGroup, t: Target, env: PlanEnv): void {
-  const { customer: owner, line } = group.first;
-  const existing = 'id' in t.cp.choice ? (env.idx.csByContract.get(t.cp.choice.id) ?? []) : [];
-  const cs = isRef(group.service) ? undefined : existing.find((c) => c.serviceID === group.service);
-  if (!isRef(group.service)) env.services.fixVendor(env.idx.servicesById.get(group.service));
-  const before = cs ? t.unitsBefore(cs) : null;
-  const price = linePrice(line, owner.currency, env.settings);
-  const spinpanelPrices = pricingSourceOf(owner, env.settings) === 'spinpanel';
-  if (spinpanelPrices && price.unitPrice === null) {
-    env.notices.push({
-      customerId: owner.customerId,
-      kind: 'currency',
-      message: `${line.productName} of ${owner.name} is priced in ${line.unitPrice.currency}, not the customer's ${owner.currency}: its price is not pushed`,
-    });
-  }
-  const pushPrice = spinpanelPrices && price.unitPrice !== null;
-  const current = cs ? (cs.adjustedPrice ?? cs.unitPrice ?? null) : null;
-  const delta = group.quantity - (before ?? 0);
+/** One line's decision as Autotask calls: add the contract service, set its price, post the unit delta. */
+function planChange(change: LineChange, t: Target, env: PlanEnv): void {
   const opKeys: string[] = [];
-
-  if (cs && pushPrice && !t.ended && !samePrice(current, price.unitPrice)) {
+  const owner = change.owner;
+  const e = change.existing;
+  const service = change.item as IdOrRef;
+  if (!isRef(service)) env.services.fixVendor(env.idx.servicesById.get(service));
+  const ownership = (id: IdOrRef, container: IdOrRef): LedgerEntry => ({
+    kind: 'line',
+    id,
+    line: { customerId: owner.customerId, productId: change.productId, period: change.period, container },
+  });
+  let adopted = false;
+  const adopt = (): LedgerEntry[] => {
+    if (!e || !change.adopt || adopted) return [];
+    adopted = true;
+    return [ownership(e.id as number, t.ref)];
+  };
+  if (e && change.price.set && change.price.pushed !== null) {
     const op: AutotaskOp = {
-      key: `price:${owner.customerId}:${line.productId}`,
+      key: `price:${change.key}`,
       kind: 'setPrice',
       customerId: owner.customerId,
-      summary: `${line.productName} for ${owner.name}: price ${current ?? '—'} → ${price.unitPrice} ${owner.currency}`,
+      summary: `${change.productName} for ${owner.name}: price ${change.price.current ?? '—'} → ${change.price.pushed} ${owner.currency} per ${change.period}`,
       needs: [...t.prereq],
-      data: { contractId: cs.contractID, contractServiceId: cs.id, adjustedPrice: price.unitPrice! },
+      ledger: adopt(),
+      data: {
+        contractId: t.ref as number,
+        contractServiceId: e.id as number,
+        adjustedPrice: change.price.pushed,
+      },
     };
     env.ops.price.push(op);
     opKeys.push(op.key);
   }
-  if (delta !== 0 && !t.ended) {
-    let csRef: IdOrRef | undefined = cs?.id;
+  if (change.post) {
+    let csRef: IdOrRef | undefined = e ? (e.id as number) : undefined;
+    const ledger: LedgerEntry[] = [];
     if (csRef === undefined) {
       const ref = t.use();
-      if (isRef(group.service)) env.services.use(group.service.ref);
-      const catalog = isRef(group.service) ? undefined : env.idx.servicesById.get(group.service);
+      if (isRef(service)) env.services.use(service.ref);
+      const catalog = isRef(service) ? undefined : env.idx.servicesById.get(service);
+      const line = change.contributors[0]!.line;
       // Prices left to Autotask: the catalogue's (SpinPanel's only seeds a service created now).
-      const unitPrice = pushPrice
-        ? price.unitPrice!
-        : (catalog?.unitPrice ?? price.unitPrice ?? decimalToNumber(line.unitPrice.amount));
+      const unitPrice =
+        change.price.pushed ??
+        catalog?.unitPrice ??
+        decimalToNumber(line.unitPrice.amount) * (change.period === 'year' ? 12 : 1);
       const unitCost =
-        pushPrice && price.unitCost !== null ? price.unitCost : (catalog?.unitCost ?? undefined);
+        change.price.pushed !== null && change.price.cost !== null
+          ? change.price.cost
+          : (catalog?.unitCost ?? undefined);
+      const key = `cs:${change.key}`;
       const op: AutotaskOp = {
-        key: `cs:${owner.customerId}:${line.productId}`,
+        key,
         kind: 'addContractService',
         customerId: owner.customerId,
-        summary: `add ${line.productName} to the contract of ${t.cp.customer.name}`,
-        needs: [...refKeys(ref, group.service), ...t.prereq],
+        summary: `add ${change.productName}${change.period === 'year' ? ' (yearly)' : ''} to the contract of ${t.cp.customer.name}`,
+        needs: [...refKeys(ref, service), ...t.prereq],
+        ledger: [ownership({ ref: key }, ref)],
         data: {
           contractId: ref,
-          serviceId: group.service,
+          serviceId: service,
           unitPrice,
-          ...(unitCost !== undefined ? { unitCost } : {}),
-          invoiceDescription: serviceName(line.productName),
+          ...(unitCost !== undefined && unitCost !== null ? { unitCost } : {}),
+          invoiceDescription: cutName(change.productName),
         },
       };
       env.ops.cs.push(op);
       opKeys.push(op.key);
-      csRef = { ref: op.key };
-    }
-    const adj = adjustOp(
-      owner.customerId,
-      line.productId,
-      `${line.productName} for ${t.cp.customer.name}`,
-      before ?? 0,
-      delta,
-      t,
-      cs ? env.idx.rowsByCs.get(cs.id) : undefined,
-      {
+      csRef = { ref: key };
+    } else ledger.push(...adopt());
+    ledger.push({ kind: 'adjustment', lineId: csRef, day: change.post.date });
+    const { delta, date } = change.post;
+    const before = change.before ?? 0;
+    const op: AutotaskOp = {
+      key: `adj:${change.key}:${date}`,
+      kind: 'adjustUnits',
+      customerId: owner.customerId,
+      summary: `${change.productName} for ${t.cp.customer.name}: ${delta > 0 ? '+' : ''}${delta} (${before} → ${change.after}) from ${date}`,
+      needs: [...refKeys(t.ref, csRef, service), ...t.prereq],
+      ledger,
+      data: {
         contractId: t.ref,
         contractServiceId: csRef,
-        serviceId: group.service,
-        ...(pushPrice ? { adjustedUnitPrice: price.unitPrice! } : {}),
-        ...(pushPrice && price.unitCost !== null ? { adjustedUnitCost: price.unitCost } : {}),
+        serviceId: service,
+        effectiveDate: date,
+        readDate: date,
+        unitChange: delta,
+        targetUnits: change.after,
+        ...(change.price.pushed !== null ? { adjustedUnitPrice: change.price.pushed } : {}),
+        ...(change.price.pushed !== null && change.price.cost !== null
+          ? { adjustedUnitCost: change.price.cost }
+          : {}),
       },
-    );
-    env.ops.adjust.push(adj);
-    opKeys.push(adj.key);
+    };
+    env.ops.adjust.push(op);
+    opKeys.push(op.key);
   }
-  const moved = delta !== 0 && !t.ended;
-  const action: ReconAction = !moved
-    ? opKeys.length > 0
-      ? 'price'
-      : 'unchanged'
-    : before === null
-      ? 'add'
-      : delta > 0
-        ? 'increase'
-        : 'decrease';
-  for (const c of group.contributors) {
-    env.recon.push({
-      customerId: c.customer.customerId,
-      customerName: c.customer.name,
-      productId: c.line.productId,
-      productName: c.line.productName,
-      spinpanelSeats: c.line.quantity,
-      targetUnitsBefore: before,
-      targetUnitsAfter: moved ? group.quantity : (before ?? 0),
-      targetCompany: t.company,
-      action,
-      unitPriceBefore: current,
-      unitPriceAfter: pushPrice ? price.unitPrice : current,
-      ...(opKeys.length > 0 ? { opKeys } : {}),
-    });
-  }
+  env.recon.push(...reconOf(change, t.company, opKeys));
 }
 
-/**
- * Retire what is on the contract but no longer wanted. On a mapped contract only SpinPanel's own services
- * count: the MSP's other services there are none of our business.
- */
-function planRetirements(wanted: Set<number>, t: Target, env: PlanEnv): void {
-  const { choice, customer, incomplete } = t.cp;
-  if (!('id' in choice) || incomplete || t.ended) return;
-  for (const cs of env.idx.csByContract.get(choice.id) ?? []) {
-    if (wanted.has(cs.serviceID)) continue;
-    if (!choice.managed && !env.ourServiceIds.has(cs.serviceID)) continue;
-    const units = t.unitsBefore(cs);
-    if (units === 0) continue;
-    const service = env.idx.servicesById.get(cs.serviceID);
-    const productId =
-      env.productOfService.get(cs.serviceID) ?? markedProduct(service) ?? `service-${cs.serviceID}`;
-    const productName = service?.name ?? `Autotask service ${cs.serviceID}`;
-    const adj = adjustOp(
-      customer.customerId,
-      productId,
-      `${productName} for ${customer.name}`,
-      units,
-      -units,
-      t,
-      env.idx.rowsByCs.get(cs.id),
-      {
-        contractId: t.ref,
-        contractServiceId: cs.id,
-        serviceId: cs.serviceID,
-      },
-    );
-    env.ops.adjust.push(adj);
-    env.recon.push({
-      customerId: customer.customerId,
-      customerName: customer.name,
-      productId,
-      productName,
-      spinpanelSeats: 0,
-      targetUnitsBefore: units,
-      targetUnitsAfter: 0,
-      targetCompany: t.company,
-      action: 'retire',
-      opKeys: [adj.key],
-    });
-  }
-}
-
-/** Each customer's closed usage months, as charges on this contract. */
-function planUsage(t: Target, env: PlanEnv): void {
+/** Each customer's closed usage months and perpetual purchases, as charges on this contract. */
+function planCharges(t: Target, env: PlanEnv): void {
+  const existing: ViewCharge[] = (env.state.charges ?? [])
+    .filter((c) => typeof c.purchaseOrderNumber === 'string')
+    .map((c) => ({
+      key: c.purchaseOrderNumber as string,
+      quantity: c.unitQuantity ?? 1,
+      unitPrice: c.unitPrice ?? null,
+    }));
+  const usageCode = env.settings.azureBillingCodeId;
+  const oneOffCode = env.settings.oneOffBillingCodeId ?? usageCode;
   for (const c of t.cp.customers) {
     for (const month of c.usage ?? []) {
-      const planned = planUsageMonth(
-        c,
-        month,
-        env.state.charges ?? [],
-        { contractId: t.ref, ...t.span },
-        env.settings,
-      );
-      if (!planned) continue;
+      if (usageCode === undefined) break;
+      const planned = planUsageMonth(c, month, existing, t.span, env.settings);
       if (planned.notice) env.notices.push(planned.notice);
-      const keys: string[] = [];
-      for (const post of planned.posts) {
-        const ref = t.use();
-        const op: AutotaskOp = {
-          key: `charge:${post.key}`,
-          kind: 'postCharge',
-          customerId: c.customerId,
-          summary: `post "${post.body.name}" for ${c.name}: ${post.body.unitPrice} ${c.currency}`,
-          needs: [...refKeys(ref), ...t.prereq],
-          data: { ...post, contractId: ref },
-        };
-        env.ops.charge.push(op);
-        keys.push(op.key);
-      }
+      const keys = planned.posts.map((post) => postOp(c, post, usageCode, t, env));
       env.usage.push({ ...planned.recon, ...(keys.length > 0 ? { opKeys: keys } : {}) });
+    }
+    if ((c.oneOffs?.length ?? 0) === 0) continue;
+    if (oneOffCode === undefined) {
+      env.notices.push({
+        customerId: c.customerId,
+        kind: 'settings',
+        message: `perpetual licences of ${c.name} are not charged: set oneOffBillingCodeId (or azureBillingCodeId)`,
+      });
+      continue;
+    }
+    const planned = planOneOffs(
+      c,
+      c.oneOffs ?? [],
+      existing,
+      env.ledger,
+      t.span,
+      env.desired.today,
+      env.settings,
+    );
+    env.notices.push(...planned.notices);
+    for (const post of planned.posts) {
+      const key = postOp(c, post, oneOffCode, t, env);
+      env.recon.push({
+        customerId: c.customerId,
+        customerName: c.name,
+        productId: post.productId ?? '',
+        productName: post.name,
+        spinpanelSeats: post.quantity,
+        targetUnitsBefore: null,
+        targetUnitsAfter: post.quantity,
+        targetCompany: t.company,
+        action: 'add',
+        unitPriceAfter: post.unitPrice,
+        effectiveDate: post.date,
+        opKeys: [key],
+      });
     }
   }
 }
 
-function markedProduct(service: Service | undefined): string | undefined {
-  const description = service?.description;
-  if (typeof description !== 'string' || !description.startsWith(SERVICE_MARKER)) return undefined;
-  return description.slice(SERVICE_MARKER.length).trim() || undefined;
-}
-
-function adjustOp(
-  customerId: string,
-  productId: string,
-  what: string,
-  before: number,
-  delta: number,
-  t: Pick<Target, 'date' | 'readDate' | 'prereq' | 'span'>,
-  rows: ContractServiceUnit[] | undefined,
-  ids: Omit<AdjustUnitsData, 'unitChange' | 'targetUnits' | 'effectiveDate' | 'readDate'>,
-): AutotaskOp {
-  // A day that already holds an adjustment of this service would be refused: take the next free one.
-  const day = rows ? freeDay(rows, t.date, t.span.start) : t.date;
-  return {
-    key: `adj:${customerId}:${productId}:${t.date}`,
-    kind: 'adjustUnits',
-    customerId,
-    summary: `${what}: ${delta > 0 ? '+' : ''}${delta} (${before} → ${before + delta}) from ${day}`,
-    needs: [...refKeys(ids.contractId, ids.contractServiceId, ids.serviceId), ...t.prereq],
+function postOp(
+  c: DesiredCustomer,
+  post: {
+    key: string;
+    name: string;
+    description: string;
+    date: string;
+    quantity: number;
+    unitPrice: number;
+    unitCost: number;
+  },
+  billingCodeID: number,
+  t: Target,
+  env: PlanEnv,
+): string {
+  const ref = t.use();
+  const key = `charge:${post.key}`;
+  env.ops.charge.push({
+    key,
+    kind: 'postCharge',
+    customerId: c.customerId,
+    summary: `post "${post.name}" for ${c.name}: ${post.quantity} × ${post.unitPrice} ${c.currency}`,
+    needs: [...refKeys(ref), ...t.prereq],
+    ledger: [{ kind: 'charge', key: post.key, id: { ref: key } }],
     data: {
-      ...ids,
-      effectiveDate: day,
-      readDate: t.readDate,
-      unitChange: delta,
-      targetUnits: before + delta,
+      contractId: ref,
+      key: post.key,
+      body: {
+        name: cutName(post.name),
+        description: post.description,
+        datePurchased: post.date,
+        unitQuantity: post.quantity,
+        unitPrice: post.unitPrice,
+        unitCost: post.unitCost,
+        billingCodeID,
+        isBillableToCompany: true,
+        purchaseOrderNumber: post.key,
+      },
     },
-  };
+  });
+  return key;
 }

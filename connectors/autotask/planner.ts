@@ -1,12 +1,15 @@
-import type { DesiredState, LinkMapping, Notice, Plan } from '../types.ts';
-import { SERVICE_MARKER } from './mappers.ts';
-import { isRef } from './ops.ts';
+import { matchParty } from '../../src/billing/matching.ts';
+import { dedupeNotices, type Unmapped } from '../../src/billing/plan.ts';
+import { holdSharedContainers } from '../../src/billing/shared.ts';
+import type { LedgerEntry } from '../../src/billing/types.ts';
+import type { DesiredState, Ledger, LinkMapping, Plan } from '../types.ts';
 import { type ContractPlan, type PlanEnv, planContract } from './plan-contract.ts';
 import { serviceResolver } from './plan-services.ts';
-import { resolveCompany, resolveContract, toId } from './resolve.ts';
+import { candidatesOf, resolveContract, toId } from './resolve.ts';
 import type { AutotaskSettings } from './schemas.ts';
 import { type AutotaskState, indexState } from './state.ts';
 
+export { SERVICE_MARKER } from './mappers.ts';
 export type {
   AddContractServiceData,
   AdjustUnitsData,
@@ -21,39 +24,59 @@ export type {
   UpdateServiceData,
 } from './ops.ts';
 export { sameServiceName } from './resolve.ts';
-export { type AutotaskState, UNITS_LOOKAHEAD_DAYS, unitsDateFor } from './state.ts';
-export { SERVICE_MARKER };
+export type { AutotaskState } from './state.ts';
 
 /**
- * Pure: the operations that make Autotask's contracts carry SpinPanel's seats, prices and usage, with the
- * reconciliation report. Order: services, contracts, contract services, prices, adjustments, charges — every
- * op's `needs` come earlier.
+ * Pure: the operations that make Autotask's contracts carry SpinPanel's seats, prices and charges, with the
+ * reconciliation report. The billing rules (matching, items, ownership, dates, prices, charges) are the
+ * core's; this turns its decisions into Autotask's calls. Order: services, contracts, contract services,
+ * prices, adjustments, charges — every op's `needs` come earlier.
  */
 export function planAutotask(
   desired: DesiredState,
   state: AutotaskState,
   mapping: LinkMapping,
   settings: AutotaskSettings,
+  ledger: Ledger,
 ): Plan {
   const idx = indexState(state);
-  const services = serviceResolver(state, idx, mapping, settings);
-  const unmapped: Plan['unmapped'] = [];
-  const unmap = (c: { customerId: string; name: string }, reason: string) =>
-    unmapped.push({ customerId: c.customerId, name: c.name, reason });
+  const services = serviceResolver(state, mapping, ledger, settings);
+  const candidates = candidatesOf(state, settings);
+  const unmapped: Unmapped[] = [];
+  const planLedger: LedgerEntry[] = [];
+  const unmap = (
+    c: { customerId: string; name: string },
+    reason: string,
+    suggestions?: Unmapped['suggestions'],
+  ) =>
+    unmapped.push({
+      customerId: c.customerId,
+      name: c.name,
+      reason,
+      ...(suggestions?.length ? { suggestions } : {}),
+    });
 
-  // Phase 1: every customer to a company and a contract; its products grouped per contract and service.
+  // Phase 1: every customer to a company and a contract; its lines resolved to services.
   const contracts = new Map<string, ContractPlan>();
   for (const customer of desired.customers) {
-    const company = resolveCompany(customer, mapping, state, idx, settings);
-    if ('reason' in company) {
+    const match = matchParty(customer, candidates, {
+      mappedId: toId(mapping.customers[customer.customerId]?.companyId),
+      ledgerId: ledger.parties[customer.customerId],
+      ...(settings.tenantIdUdf ? { tenantField: `UDF ${settings.tenantIdUdf}` } : {}),
+      noun: 'Autotask company',
+    });
+    if ('reason' in match) {
       // An offboarded customer that never reached Autotask has nothing to retire: no news.
-      if (!customer.offboarded) unmap(customer, company.reason);
+      if (!customer.offboarded) unmap(customer, match.reason, match.suggestions);
       continue;
     }
-    const choice = resolveContract(customer, company.ok, mapping, state, idx, settings, {
-      today: desired.today ?? desired.effectiveDate,
+    const company = idx.companiesById.get(match.ok.id as number)!;
+    if (String(ledger.parties[customer.customerId]) !== String(company.id)) {
+      planLedger.push({ kind: 'party', customerId: customer.customerId, id: company.id });
+    }
+    const choice = resolveContract(customer, company, mapping, ledger, state, idx, settings, {
+      today: desired.today,
       effectiveDate: desired.effectiveDate,
-      unitsDate: state.unitsDate,
     });
     if ('reason' in choice) {
       unmap(customer, choice.reason);
@@ -64,10 +87,10 @@ export function planAutotask(
     const cp: ContractPlan = contracts.get(key) ?? {
       customer,
       customers: [],
-      company: company.ok,
+      company,
       choice: choice.ok,
       incomplete: false,
-      groups: new Map(),
+      wanted: [],
     };
     contracts.set(key, cp);
     cp.customers.push(customer);
@@ -78,46 +101,33 @@ export function planAutotask(
         unmap(customer, service.reason);
         continue;
       }
-      const identity = isRef(service.ok) ? service.ok.ref : `id:${service.ok}`;
-      const group = cp.groups.get(identity) ?? {
-        service: service.ok,
-        first: { customer, line },
-        quantity: 0,
-        contributors: [],
-      };
-      group.quantity += line.quantity;
-      group.contributors.push({ customer, line });
-      cp.groups.set(identity, group);
+      cp.wanted.push({ customer, line, item: service.ok });
     }
   }
 
-  holdSharedContracts(contracts, mapping, unmap);
-
-  // The services SpinPanel owns on a contract it does not manage: only those may be retired there.
-  const productOfService = new Map<number, string>();
-  for (const [productId, m] of Object.entries(mapping.products)) {
-    const id = toId(m.serviceId);
-    if (typeof id === 'number') productOfService.set(id, productId);
+  const mappedTo = new Map<string, string[]>();
+  for (const [customerId, m] of Object.entries(mapping.customers)) {
+    const id = toId(m.contractId);
+    if (typeof id === 'number') mappedTo.set(`id:${id}`, [...(mappedTo.get(`id:${id}`) ?? []), customerId]);
   }
-  const ourServiceIds = new Set<number>(productOfService.keys());
-  for (const s of state.services) if (s.description?.startsWith(SERVICE_MARKER)) ourServiceIds.add(s.id);
-  for (const cp of contracts.values()) {
-    for (const g of cp.groups.values()) if (!isRef(g.service)) ourServiceIds.add(g.service);
+  for (const held of holdSharedContainers(contracts, mappedTo, 'Autotask contract')) {
+    contracts.delete(held.key);
+    for (const c of held.customers) unmap(c, held.reason);
   }
 
-  // Phase 2: per contract, the contract itself, its services, prices, unit deltas and usage charges.
+  // Phase 2: per contract, the contract itself, its lines and charges.
   const env: PlanEnv = {
     desired,
     state,
     idx,
+    ledger,
     settings,
     services,
-    ourServiceIds,
-    productOfService,
     ops: { contract: [], cs: [], price: [], adjust: [], charge: [] },
     recon: [],
     usage: [],
     notices: services.notices(),
+    ledger_: planLedger,
   };
   for (const cp of contracts.values()) planContract(cp, env);
 
@@ -127,46 +137,7 @@ export function planAutotask(
     unmapped,
     recon: env.recon,
     usage: env.usage,
-    notices: dedupe(env.notices),
+    notices: dedupeNotices(env.notices),
+    ledger: planLedger,
   };
-}
-
-/**
- * A contract the mapping also gives to a customer that is not planned on it — billing off, opted out, held back
- * for a quarantined record, gone from SpinPanel, or unmapped itself — holds that customer's seats too: planned
- * from the others' lines alone, its units would drop. Such a contract is left alone and its customers reported.
- */
-function holdSharedContracts(
-  contracts: Map<string, ContractPlan>,
-  mapping: LinkMapping,
-  unmap: (c: { customerId: string; name: string }, reason: string) => void,
-): void {
-  const mappedTo = new Map<number, string[]>();
-  for (const [customerId, m] of Object.entries(mapping.customers)) {
-    const id = toId(m.contractId);
-    if (typeof id === 'number') mappedTo.set(id, [...(mappedTo.get(id) ?? []), customerId]);
-  }
-  for (const [key, cp] of contracts) {
-    if (!('id' in cp.choice)) continue;
-    const planned = new Set(cp.customers.map((c) => c.customerId));
-    const missing = (mappedTo.get(cp.choice.id) ?? []).find((id) => !planned.has(id));
-    if (missing === undefined) continue;
-    contracts.delete(key);
-    for (const c of cp.customers) {
-      unmap(
-        c,
-        `Autotask contract ${cp.choice.id} is shared with customer ${missing}, which this run does not plan (not billed through this link, opted out, held back or unmapped): nothing on it is changed`,
-      );
-    }
-  }
-}
-
-function dedupe(notices: Notice[]): Notice[] {
-  const seen = new Set<string>();
-  return notices.filter((n) => {
-    const k = `${n.customerId ?? ''}|${n.kind}|${n.message}`;
-    if (seen.has(k)) return false;
-    seen.add(k);
-    return true;
-  });
 }

@@ -1,7 +1,8 @@
 import type { z } from 'zod';
-import type { DesiredState, LinkMapping } from '../types.ts';
+import { addDays, monthStart } from '../../src/billing/dates.ts';
+import type { DesiredState, Ledger, LinkMapping } from '../types.ts';
 import { type AutotaskClient, AutotaskError, type Filter, MAX_RECORDS } from './client.ts';
-import { addDays, managedContractNumber, serviceName } from './mappers.ts';
+import { managedContractNumber, SERVICE_MARKER } from './mappers.ts';
 import {
   type AutotaskSettings,
   Company,
@@ -9,10 +10,10 @@ import {
   ContractCharge,
   ContractService,
   ContractServiceUnit,
+  FieldsResponse,
   Service,
 } from './schemas.ts';
-import { type AutotaskState, unitsDateFor } from './state.ts';
-import { firstDayOf } from './usage.ts';
+import type { AutotaskState } from './state.ts';
 
 export const FIELDS = {
   Companies: ['companyName', 'companyType', 'isActive'],
@@ -36,7 +37,15 @@ export const FIELDS = {
     'isActive',
   ],
   ContractServices: ['contractID', 'serviceID', 'unitPrice', 'adjustedPrice', 'unitCost'],
-  ContractServiceUnits: ['contractID', 'contractServiceID', 'serviceID', 'startDate', 'endDate', 'units'],
+  ContractServiceUnits: [
+    'contractID',
+    'contractServiceID',
+    'serviceID',
+    'startDate',
+    'endDate',
+    'units',
+    'price',
+  ],
   ContractCharges: [
     'contractID',
     'name',
@@ -74,6 +83,57 @@ export function dedupe<T extends { id: number }>(rows: T[]): T[] {
   return [...new Map(rows.map((r) => [r.id, r])).values()];
 }
 
+/** Conditions a clause adds to a query: Autotask refuses more than 500 per query (`in` values count each). */
+const weight = (f: Filter): number =>
+  f.op === 'in' && Array.isArray(f.value)
+    ? f.value.length
+    : (f.items ?? []).reduce((s, i) => s + weight(i), 0) || 1;
+
+/**
+ * Records matching ANY of `clauses`, in as few queries as Autotask allows: the clauses are OR-ed into one query
+ * of at most 500 conditions (`in` lists split to fit), each paged by the id-walk. One query per entity per run
+ * for all but the largest accounts. `also` is AND-ed to every query.
+ */
+export async function queryAny(
+  client: AutotaskClient,
+  entity: string,
+  clauses: Filter[],
+  opts: { includeFields?: string[]; also?: Filter[] } = {},
+): Promise<unknown[]> {
+  const flat: Filter[] = [];
+  for (const c of clauses) {
+    if (c.op === 'in' && Array.isArray(c.value)) {
+      const values = [...new Set(c.value as unknown[])];
+      for (let i = 0; i < values.length; i += MAX_RECORDS)
+        flat.push({ ...c, value: values.slice(i, i + MAX_RECORDS) });
+    } else flat.push(c);
+  }
+  const batches: Filter[][] = [];
+  let batch: Filter[] = [];
+  let used = 0;
+  for (const c of flat.filter((f) => !(f.op === 'in' && (f.value as unknown[]).length === 0))) {
+    if (batch.length > 0 && used + weight(c) > MAX_RECORDS) {
+      batches.push(batch);
+      batch = [];
+      used = 0;
+    }
+    batch.push(c);
+    used += weight(c);
+  }
+  if (batch.length > 0) batches.push(batch);
+  const out: unknown[] = [];
+  const seen = new Set<number>();
+  for (const b of batches) {
+    const filter: Filter[] = [b.length === 1 ? b[0]! : { op: 'or', items: b }, ...(opts.also ?? [])];
+    for (const item of await client.query(entity, filter, { includeFields: opts.includeFields })) {
+      const id = (item as { id: number }).id;
+      if (!seen.has(id)) out.push(item);
+      seen.add(id);
+    }
+  }
+  return out;
+}
+
 /** Companies whose UDF `label` is one of `values`: one UDF per query, `in` lists of at most 500. */
 async function companiesByUdf(client: AutotaskClient, label: string, values: string[]): Promise<unknown[]> {
   const unique = [...new Set(values)];
@@ -85,120 +145,211 @@ async function companiesByUdf(client: AutotaskClient, label: string, values: str
   return out;
 }
 
+/** The first word of a name (3+ characters), for the `beginsWith` look-up that finds close names to suggest. */
+const firstWord = (name: string): string | undefined => {
+  const w = name.trim().split(/\s+/)[0] ?? '';
+  return w.length >= 3 ? w : undefined;
+};
+
 /**
- * Everything the plan needs, in as few calls as paging allows: each entity is read with `in` filters of up to
- * 500 values, and what a link does not use (tenant UDF, usage) costs no call. Any read failure throws: a
- * failed lookup is never "not found".
+ * Everything the plan needs, one query per entity (OR-ed clauses): records the ledger or the mapping names are
+ * read by id; names, markers and close names only for what they do not resolve. What a link does not use (tenant
+ * UDF, usage, perpetual licences) costs no call. Any read failure throws: a failed lookup is never "not found".
  */
 export async function readAutotaskState(
   client: AutotaskClient,
   desired: DesiredState,
   mapping: LinkMapping,
   settings: AutotaskSettings,
+  ledger: Ledger,
+  itemNames: (line: { productName: string; period: 'month' | 'year' }) => string,
 ): Promise<AutotaskState> {
   const customers = desired.customers;
-  const unitsDate = unitsDateFor(desired.effectiveDate);
+  const today = desired.today;
   const udf = settings.tenantIdUdf;
   // With a tenant UDF the records are read whole, so each company's UDF can be checked against its tenant.
   const companyFields = udf ? {} : { includeFields: FIELDS.Companies };
 
-  const mappedCompanyIds = numericIds(customers.map((c) => mapping.customers[c.customerId]?.companyId));
-  const names = customers.map((c) => c.name.trim()).filter((n) => n !== '');
+  const known = (c: { customerId: string }) =>
+    mapping.customers[c.customerId]?.companyId !== undefined || ledger.parties[c.customerId] !== undefined;
+  const partyIds = numericIds([
+    ...customers.map((c) => mapping.customers[c.customerId]?.companyId),
+    ...customers.map((c) => ledger.parties[c.customerId]),
+  ]);
+  const open = customers.filter((c) => !known(c));
+  const names = open.map((c) => c.name.trim()).filter((n) => n !== '');
   if (settings.vendorName) names.push(settings.vendorName);
+  const words = [...new Set(open.map((c) => firstWord(c.name)).filter((w): w is string => Boolean(w)))];
   const periods = customers.flatMap((c) => (c.usage ?? []).map((u) => u.period));
   const since = settings.azureBillingCodeId ? firstDayOf(periods) : undefined;
-  const chargeFilter: Filter[] = [
-    { op: 'beginsWith', field: 'purchaseOrderNumber', value: 'SP-' },
-    { op: 'gte', field: 'datePurchased', value: since },
+  const oneOffs = customers.some((c) => (c.oneOffs ?? []).length > 0);
+  const chargeClauses: Filter[] = [
+    ...(since
+      ? [
+          {
+            op: 'and',
+            items: [
+              { op: 'beginsWith', field: 'purchaseOrderNumber', value: 'SP-' },
+              { op: 'gte', field: 'datePurchased', value: since },
+            ],
+          },
+        ]
+      : []),
+    ...(oneOffs ? [{ op: 'beginsWith', field: 'purchaseOrderNumber', value: 'SPP-' }] : []),
   ];
-  const [companiesById, companiesByName, companiesByTenant, chargesRaw] = await Promise.all([
-    client.queryIn('Companies', 'id', mappedCompanyIds, [], companyFields),
-    client.queryIn('Companies', 'companyName', names, [], companyFields),
-    udf
+  const [periodTypes, companiesRaw, companiesByTenant, chargesRaw] = await Promise.all([
+    readPeriodTypes(client),
+    queryAny(
+      client,
+      'Companies',
+      [
+        { op: 'in', field: 'id', value: partyIds },
+        { op: 'in', field: 'companyName', value: names },
+        ...words.map((w) => ({ op: 'beginsWith', field: 'companyName', value: w })),
+      ],
+      companyFields,
+    ),
+    udf && open.length > 0
       ? companiesByUdf(
           client,
           udf,
-          customers.map((c) => c.microsoftTenantId),
+          open.map((c) => c.microsoftTenantId),
         )
       : [],
-    since
-      ? client.query('ContractCharges', chargeFilter, { includeFields: FIELDS.ContractCharges })
+    chargeClauses.length > 0
+      ? queryAny(client, 'ContractCharges', chargeClauses, { includeFields: FIELDS.ContractCharges })
       : undefined,
   ]);
 
-  const mappedContractIds = numericIds(customers.map((c) => mapping.customers[c.customerId]?.contractId));
-  const numbers = customers.map((c) => managedContractNumber(c.customerId));
-  const [contractsById, contractsByNumber] = await Promise.all([
-    client.queryIn('Contracts', 'id', mappedContractIds, [], { includeFields: FIELDS.Contracts }),
-    client.queryIn('Contracts', 'contractNumber', numbers, [], { includeFields: FIELDS.Contracts }),
+  const contractIds = numericIds([
+    ...customers.map((c) => mapping.customers[c.customerId]?.contractId),
+    ...customers.map((c) => ledger.containers[c.customerId]),
   ]);
-  const contracts = dedupe(parseAll(Contract, [...contractsById, ...contractsByNumber], 'Contract'));
-  const contractIds = contracts.map((c) => c.id);
-  // A contract that ends before the units date is read at its end: its last units are what a renewal keeps.
-  const ending = contracts.filter((c) => c.endDate < unitsDate);
-
-  // The rows around the units date (the planner picks the exact one; a day either side tolerates time zones),
-  // and those starting in the week from the effective date: rows split where an adjustment takes effect, so
-  // the planner can date a new one on a free day instead of being refused. Mostly the same rows, one page.
-  const around: Filter[] = [
+  const numbers = customers
+    .filter((c) => ledger.containers[c.customerId] === undefined)
+    .map((c) => managedContractNumber(c.customerId));
+  const contracts = dedupe(
+    parseAll(
+      Contract,
+      await queryAny(
+        client,
+        'Contracts',
+        [
+          { op: 'in', field: 'id', value: contractIds },
+          { op: 'in', field: 'contractNumber', value: numbers },
+        ],
+        { includeFields: FIELDS.Contracts },
+      ),
+      'Contract',
+    ),
+  );
+  const ids = contracts.map((c) => c.id);
+  // A contract that ended before today is read at its end: its last units are what a renewal keeps.
+  const ending = contracts.filter((c) => c.endDate < today);
+  const first = monthStart(today);
+  const unitClauses: Filter[] = [
+    // The row covering today (a day either side tolerates time zones) and the one before a split today…
     {
-      op: 'or',
+      op: 'and',
       items: [
-        {
-          op: 'and',
-          items: [
-            { op: 'lte', field: 'startDate', value: addDays(unitsDate, 1) },
-            { op: 'gte', field: 'endDate', value: addDays(unitsDate, -1) },
-          ],
-        },
-        {
-          op: 'and',
-          items: [
-            { op: 'gte', field: 'startDate', value: desired.effectiveDate },
-            { op: 'lt', field: 'startDate', value: unitsDate },
-          ],
-        },
+        { op: 'lte', field: 'startDate', value: addDays(today, 1) },
+        { op: 'gte', field: 'endDate', value: addDays(today, -1) },
       ],
     },
+    // …and the rows either side of the 1st of the month, to tell whether a change is dated there.
+    {
+      op: 'and',
+      items: [
+        { op: 'lte', field: 'startDate', value: first },
+        { op: 'gte', field: 'endDate', value: addDays(first, -1) },
+      ],
+    },
+    ...(ending.length > 0
+      ? [
+          {
+            op: 'and',
+            items: [
+              { op: 'in', field: 'contractID', value: ending.map((c) => c.id) },
+              { op: 'gte', field: 'endDate', value: addDays(ending.map((c) => c.endDate).sort()[0]!, -1) },
+            ],
+          },
+        ]
+      : []),
   ];
-  const firstEnd = ending.map((c) => c.endDate).sort()[0];
-  const unitOpts = { includeFields: FIELDS.ContractServiceUnits };
-  const [csRaw, unitsRaw, lastRaw] = await Promise.all([
-    client.queryIn('ContractServices', 'contractID', contractIds, [], {
-      includeFields: FIELDS.ContractServices,
-    }),
-    client.queryIn('ContractServiceUnits', 'contractID', contractIds, around, unitOpts),
-    firstEnd
-      ? client.queryIn(
-          'ContractServiceUnits',
-          'contractID',
-          ending.map((c) => c.id),
-          [{ op: 'gte', field: 'endDate', value: addDays(firstEnd, -1) }],
-          unitOpts,
-        )
+  const [csRaw, unitsRaw] = await Promise.all([
+    ids.length > 0
+      ? client.queryIn('ContractServices', 'contractID', ids, [], { includeFields: FIELDS.ContractServices })
+      : [],
+    ids.length > 0
+      ? client.queryIn('ContractServiceUnits', 'contractID', ids, [{ op: 'or', items: unitClauses }], {
+          includeFields: FIELDS.ContractServiceUnits,
+        })
       : [],
   ]);
   const contractServices = parseAll(ContractService, csRaw, 'ContractService');
 
-  const productNames = customers.flatMap((c) => c.lines.map((l) => serviceName(l.productName)));
-  const serviceIds = [
-    ...numericIds(Object.values(mapping.products).map((p) => p.serviceId)),
+  const serviceIds = numericIds([
+    ...Object.values(mapping.products).map((p) => p.serviceId),
+    ...Object.values(ledger.items),
     ...contractServices.map((cs) => cs.serviceID),
-  ];
-  const [servicesByName, servicesById] = await Promise.all([
-    client.queryIn('Services', 'name', productNames, [], { includeFields: FIELDS.Services }),
-    client.queryIn('Services', 'id', serviceIds, [], { includeFields: FIELDS.Services }),
   ]);
+  const unresolved = customers.flatMap((c) =>
+    c.lines.filter(
+      (l) =>
+        ledger.items[`${l.productId}|${l.period}`] === undefined && !mapping.products[l.productId]?.serviceId,
+    ),
+  );
+  const serviceNames = unresolved.map((l) => itemNames(l));
+  const servicesRaw = await queryAny(
+    client,
+    'Services',
+    [
+      { op: 'in', field: 'id', value: serviceIds },
+      { op: 'in', field: 'name', value: serviceNames },
+      ...(unresolved.length > 0 ? [{ op: 'beginsWith', field: 'description', value: SERVICE_MARKER }] : []),
+    ],
+    { includeFields: FIELDS.Services },
+  );
 
   return {
-    unitsDate,
-    companies: dedupe(
-      parseAll(Company, [...companiesById, ...companiesByName, ...companiesByTenant], 'Company'),
-    ),
+    today,
+    periodTypes,
+    companies: dedupe(parseAll(Company, [...companiesRaw, ...companiesByTenant], 'Company')),
     contracts,
-    services: dedupe(parseAll(Service, [...servicesByName, ...servicesById], 'Service')),
+    services: dedupe(parseAll(Service, servicesRaw, 'Service')),
     contractServices,
-    units: dedupe(parseAll(ContractServiceUnit, [...unitsRaw, ...lastRaw], 'ContractServiceUnit')),
+    units: dedupe(parseAll(ContractServiceUnit, unitsRaw, 'ContractServiceUnit')),
     ...(chargesRaw ? { charges: parseAll(ContractCharge, chargesRaw, 'ContractCharge') } : {}),
   };
+}
+
+/** The first day of the earliest month: charges are read from there on. */
+export const firstDayOf = (periods: readonly string[]): string | undefined => {
+  const first = [...periods].sort()[0];
+  return first ? `${first}-01` : undefined;
+};
+
+/**
+ * The Service periodType values of this Autotask instance, by label: picklist values differ per instance (a
+ * live tenant has 2 Monthly … 5 Yearly; see NOTES.md), so none is hard-coded.
+ */
+export async function readPeriodTypes(client: AutotaskClient): Promise<{ month: number; year: number }> {
+  const fields = FieldsResponse.parse(await client.metadata('Services/entityInformation/fields')).fields;
+  const values = fields.find((f) => f.name.toLowerCase() === 'periodtype')?.picklistValues ?? [];
+  const byLabel = (label: string) => {
+    const v = values.find((x) => x.label.trim().toLowerCase() === label && x.isActive !== false);
+    const n = Number(v?.value);
+    return v && Number.isInteger(n) ? n : undefined;
+  };
+  const month = byLabel('monthly');
+  const year = byLabel('yearly');
+  if (month === undefined || year === undefined) {
+    throw new AutotaskError(
+      'Autotask lists no active "Monthly" and "Yearly" periodType for Services',
+      200,
+      [],
+      'permanent',
+    );
+  }
+  return { month, year };
 }

@@ -1,9 +1,16 @@
-import type { DesiredCustomer, DesiredLine, LinkMapping } from '../types.ts';
-import { type ContractBody, contractBody, managedContractNumber, serviceName, termEnd } from './mappers.ts';
-import type { AutotaskSettings, Company, Contract, Service } from './schemas.ts';
+import { maxDay } from '../../src/billing/dates.ts';
+import type { PartyCandidate } from '../../src/billing/matching.ts';
+import type { DesiredCustomer, Ledger, LinkMapping } from '../types.ts';
+import { type ContractBody, contractBody, managedContractNumber, termEnd } from './mappers.ts';
+import type { AutotaskSettings, Company, Contract } from './schemas.ts';
 import type { AutotaskState, Indexed } from './state.ts';
 
+export { maxDay };
+
 export type Resolved<T> = { ok: T } | { reason: string };
+
+/** Autotask company type "Customer": vendors, leads, prospects and the rest are never billed. */
+export const COMPANY_TYPE_CUSTOMER = 1;
 
 /** Mapping ids may arrive as strings from an admin form; Autotask ids are non-negative integers. */
 export function toId(value: number | string | undefined): number | undefined | null {
@@ -25,59 +32,29 @@ export function udfValue(company: Company, label: string): string | undefined {
   return typeof hit?.value === 'string' && hit.value.trim() !== '' ? hit.value.trim() : undefined;
 }
 
-/**
- * Customer → company: the mapped id (checked to exist), else the one active company whose tenant-id UDF holds
- * the customer's Microsoft tenant, else the one active company with exactly its name. Never a guess: none or
- * several is a reason, reported as unmapped.
- */
-export function resolveCompany(
-  customer: DesiredCustomer,
-  mapping: LinkMapping,
+/** Companies as the billing core's candidates: customers only (a null type: a record read without it). */
+export function candidatesOf(
   state: AutotaskState,
-  idx: Indexed,
   settings: Pick<AutotaskSettings, 'tenantIdUdf'>,
-): Resolved<Company> {
-  const mapped = toId(mapping.customers[customer.customerId]?.companyId);
-  if (mapped === null) return { reason: 'the mapped Autotask company id is not a number' };
-  if (mapped !== undefined) {
-    const company = idx.companiesById.get(mapped);
-    return company ? { ok: company } : { reason: `Autotask company ${mapped} (mapped) does not exist` };
-  }
+): PartyCandidate[] {
   const label = settings.tenantIdUdf;
-  const tenant = customer.microsoftTenantId;
-  if (label) {
-    const byTenant = state.companies.filter((c) => c.isActive && sameText(udfValue(c, label), tenant));
-    if (byTenant.length === 1) return { ok: byTenant[0]! };
-    if (byTenant.length > 1) {
-      return {
-        reason: `${byTenant.length} Autotask companies hold tenant ${tenant} in UDF "${label}"; map the customer to a company id`,
-      };
-    }
-  }
-  const name = customer.name.trim();
-  const found = state.companies.filter((c) => c.isActive && c.companyName.trim() === name);
-  if (found.length === 1) {
-    const other = label ? udfValue(found[0]!, label) : undefined;
-    // The name matches but the company says it is another tenant: two customers share a name.
-    if (other && !sameText(other, tenant)) {
-      return {
-        reason: `the company named "${name}" holds tenant ${other} in UDF "${label}", not ${tenant}; map the customer to a company id`,
-      };
-    }
-    return { ok: found[0]! };
-  }
-  return {
-    reason:
-      found.length === 0
-        ? `no company named "${name}"${label ? ` or holding its tenant id in UDF "${label}"` : ''} in Autotask; map the customer to a company id`
-        : `${found.length} companies named "${name}" in Autotask; map the customer to a company id`,
-  };
+  return state.companies.map((c) => {
+    const tenantId = label ? udfValue(c, label) : undefined;
+    return {
+      id: c.id,
+      name: c.companyName,
+      active: c.isActive,
+      customerKind:
+        c.companyType === null || c.companyType === undefined || c.companyType === COMPANY_TYPE_CUSTOMER,
+      ...(tenantId ? { tenantId } : {}),
+    };
+  });
 }
 
 /**
- * The contract a customer's services go on: an existing one (mapped, or the managed `SP-<customer>` one), or a
- * managed one to create. An expired managed contract is renewed (its end date moved); a mapped contract that
- * has ended is the MSP's to renew, so the customer is reported instead.
+ * The contract a customer's services go on: an existing one (mapped, or the managed one the ledger or the
+ * `SP-<customer>` number names), or a managed one to create. An expired managed contract is renewed (its end
+ * date moved); a mapped contract that has ended is the MSP's to renew, so the customer is reported instead.
  */
 export type ContractChoice =
   | { id: number; managed: boolean; contract: Contract; renewTo?: string }
@@ -87,10 +64,11 @@ export function resolveContract(
   customer: DesiredCustomer,
   company: Company,
   mapping: LinkMapping,
+  ledger: Ledger,
   state: AutotaskState,
   idx: Indexed,
   settings: Pick<AutotaskSettings, 'contractStartDay' | 'contractTermMonths'>,
-  dates: { today: string; effectiveDate: string; unitsDate: string },
+  dates: { today: string; effectiveDate: string },
 ): Resolved<ContractChoice> {
   const mapped = toId(mapping.customers[customer.customerId]?.contractId);
   if (mapped === null) return { reason: 'the mapped Autotask contract id is not a number' };
@@ -99,13 +77,12 @@ export function resolveContract(
     contract = idx.contractsById.get(mapped);
     if (!contract) return { reason: `Autotask contract ${mapped} (mapped) does not exist` };
   } else {
+    const made = toId(ledger.containers[customer.customerId]);
     const number = managedContractNumber(customer.customerId);
-    contract = state.contracts.filter((c) => c.contractNumber === number).sort((a, b) => a.id - b.id)[0];
-    if (!contract) {
-      return {
-        ok: { create: contractBody(customer, company.id, settings, dates.today, dates.unitsDate) },
-      };
-    }
+    contract =
+      (typeof made === 'number' ? idx.contractsById.get(made) : undefined) ??
+      state.contracts.filter((c) => c.contractNumber === number).sort((a, b) => a.id - b.id)[0];
+    if (!contract) return { ok: { create: contractBody(customer, company.id, settings, dates.today) } };
   }
   if (contract.companyID !== company.id) {
     return {
@@ -118,8 +95,7 @@ export function resolveContract(
       reason: `Autotask contract ${contract.id} (mapped) ended on ${contract.endDate}; extend it in Autotask or map another`,
     };
   }
-  // Renewed a little ahead (to the units date), so the re-run a week later still reads this term's units.
-  const renew = managed && contract.endDate < dates.unitsDate;
+  const renew = managed && contract.endDate < dates.today;
   return {
     ok: {
       id: contract.id,
@@ -129,21 +105,12 @@ export function resolveContract(
         ? {
             renewTo: maxDay(
               contract.endDate,
-              termEnd(contract.startDate, settings.contractTermMonths, dates.unitsDate),
+              termEnd(contract.startDate, settings.contractTermMonths, dates.today),
             ),
           }
         : {}),
     },
   };
-}
-
-/** The later of two YYYY-MM-DD days. */
-export const maxDay = (a: string, b: string): string => (a > b ? a : b);
-
-/** Services looked up by name: exactly one, or a reason. */
-export function servicesNamed(state: AutotaskState, line: DesiredLine): Service[] {
-  const name = serviceName(line.productName);
-  return state.services.filter((s) => sameServiceName(s.name, name));
 }
 
 /**

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { CommonSettings } from '../../src/billing/settings.ts';
 
 /**
  * Shapes of what the connector reads from Autotask. Loose objects: Autotask returns dozens of fields per
@@ -113,6 +114,8 @@ export const ContractServiceUnit = z.looseObject({
   startDate: day,
   endDate: day,
   units: z.number(),
+  /** The row's amount: the total for its units on a live tenant (units × rate), per seat on some (NOTES.md). */
+  price: amount,
 });
 export type ContractServiceUnit = z.infer<typeof ContractServiceUnit>;
 
@@ -141,36 +144,22 @@ export const AutotaskCredentials = z.object({
 });
 export type AutotaskCredentials = z.infer<typeof AutotaskCredentials>;
 
-const percent = z.number().min(-100).max(1000);
-
 /**
- * Per-link settings (documented in the README's settings table). Validated when a link is made or its
- * settings are changed; a bad field is a 400 naming it.
+ * Per-link settings (documented in the README's settings table): the billing core's common settings and
+ * Autotask's own. Validated when a link is made or its settings are changed; a bad field is a 400 naming it.
  */
-export const AutotaskSettings = z.object({
+export const AutotaskSettings = CommonSettings.extend({
   /** A "Recurring Contract Service" allocation (billing) code, required on every Service created. */
   serviceBillingCodeId: z.number().int().positive(),
   /** The allocation (material) code of Azure usage charges; usage is posted only when it is set. */
   azureBillingCodeId: z.number().int().positive().optional(),
+  /** The allocation code of perpetual licences' one-time charges; unset: the Azure one, else none are posted. */
+  oneOffBillingCodeId: z.number().int().positive().optional(),
   /** An Autotask company (the distributor, e.g. Microsoft or a CSP indirect provider) set as vendor on Services. */
   vendorName: z.string().trim().min(1).max(100).optional(),
-  /** CSP licences: when set, the price pushed is SpinPanel's cost plus this mark-up; unset: SpinPanel's price. */
-  serviceMarkupPercent: percent.optional(),
-  /** Azure usage lines without a SpinPanel price: cost plus this mark-up. @defaultValue 0 */
-  productMarkupPercent: percent.default(0),
   /** Day of the month managed contracts start on. */
   contractStartDay: z.number().int().min(1).max(28).default(1),
   contractTermMonths: z.number().int().min(1).max(120).default(12),
-  /** One usage charge per customer and month (true) or one per Azure product (false). */
-  bundleUsage: z.boolean().default(true),
-  /** Name of the bundled usage charge; the month is appended. */
-  usageChargeName: z.string().trim().min(1).max(80).default('Microsoft Azure usage'),
-  /** Closed months of usage read each run: the last one and earlier ones, to catch a missed month. */
-  usageMonths: z.number().int().min(1).max(12).default(2),
-  /** `change-date`: quantity changes take effect the day they are seen; `next-period`: on the 1st of next month. */
-  effectiveDatePolicy: z.enum(['change-date', 'next-period']).default('change-date'),
-  /** `customer` follows SpinPanel's per-customer choice; `spinpanel`/`target` override it for every customer. */
-  pricingSource: z.enum(['customer', 'spinpanel', 'target']).default('customer'),
   /** Create a Service for a product no Service matches; off: such products are reported as unmapped. */
   createMissingServices: z.boolean().default(true),
   /** Label of a company UDF holding the Microsoft tenant id: companies are matched by it before by name. */

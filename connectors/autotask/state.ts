@@ -1,5 +1,5 @@
+import { addDays } from '../../src/billing/dates.ts';
 import { TargetError } from '../types.ts';
-import { addDays } from './mappers.ts';
 import type {
   Company,
   Contract,
@@ -9,26 +9,20 @@ import type {
   Service,
 } from './schemas.ts';
 
-/**
- * Units are read `UNITS_LOOKAHEAD_DAYS` after the effective date: apply may shift an adjustment a few days
- * (Autotask allows one per contract service and day), and reading past those days makes a same-day re-run
- * see every adjustment already posted, so nothing is posted twice.
- */
-export const UNITS_LOOKAHEAD_DAYS = 7;
-export const unitsDateFor = (effectiveDate: string): string => addDays(effectiveDate, UNITS_LOOKAHEAD_DAYS);
-
 /** What readState returns: plain records, no behaviour, so it can be logged or stored as a dry run. */
 export interface AutotaskState {
-  /** The day whose ContractServiceUnits rows were read (effectiveDate + 7). */
-  unitsDate: string;
-  /** Customers' companies (by id, tenant UDF and name) and the vendor company, when one is set. */
+  /** The run's local day: units are read as they stand on it. */
+  today: string;
+  /** Service periodType values of this instance. */
+  periodTypes: { month: number; year: number };
+  /** Customers' companies (by id, tenant UDF, name and close names) and the vendor company, when one is set. */
   companies: Company[];
   contracts: Contract[];
   services: Service[];
   contractServices: ContractService[];
-  /** Rows around the units date, and the last rows of contracts that end before it. */
+  /** Rows around today and the 1st of the month, and the last rows of contracts that ended. */
   units: ContractServiceUnit[];
-  /** SpinPanel's usage charges (purchaseOrderNumber `SP-…`) since the first month read; absent: none read. */
+  /** SpinPanel's usage (`SP-…`) and perpetual (`SPP-…`) charges; absent: none read. */
   charges?: ContractCharge[];
 }
 
@@ -36,7 +30,7 @@ export interface AutotaskState {
 export function assertAutotaskState(state: unknown): asserts state is AutotaskState {
   const s = state as Partial<AutotaskState> | null;
   const lists = ['companies', 'contracts', 'services', 'contractServices', 'units'] as const;
-  if (!s || typeof s.unitsDate !== 'string' || !lists.every((k) => Array.isArray(s[k]))) {
+  if (!s || typeof s.today !== 'string' || !s.periodTypes || !lists.every((k) => Array.isArray(s[k]))) {
     throw new TargetError('the Autotask plan was given a state that readState did not make', undefined, []);
   }
 }
@@ -71,25 +65,29 @@ export function indexState(state: AutotaskState): Indexed {
   };
 }
 
-/** Units in effect on `day`: the row covering it; where two touch it (a split day), the later start wins. */
-export function unitsOn(rows: readonly ContractServiceUnit[] | undefined, day: string): number | undefined {
+/** The row in effect on `day`: the one covering it; where two touch it (a split day), the later start wins. */
+export function rowOn(
+  rows: readonly ContractServiceUnit[] | undefined,
+  day: string,
+): ContractServiceUnit | undefined {
   let best: ContractServiceUnit | undefined;
   for (const row of rows ?? []) {
     if (row.startDate > day || row.endDate < day) continue;
     if (!best || row.startDate > best.startDate) best = row;
   }
-  return best?.units;
+  return best;
 }
 
-/** Autotask allows one adjustment per contract service and day; a clash moves the delta up to 6 days on. */
-export const MAX_ADJUSTMENT_SHIFT_DAYS = 6;
+/** Units in effect on `day`. */
+export const unitsOn = (rows: readonly ContractServiceUnit[] | undefined, day: string): number | undefined =>
+  rowOn(rows, day)?.units;
 
 const isMonthStart = (day: string): boolean => day.endsWith('-01');
 
 /**
  * Whether the rows show an adjustment on `day`: rows split where one takes effect, so a row starting on a day
  * that is no period start (contract start, 1st of a month) is one; on a period start, a change of units from
- * the row before is (without that row, none is assumed: apply still moves on past a refused day).
+ * the row before is (without that row, none is assumed; the ledger is the second guard).
  */
 export function adjustedOn(
   rows: readonly ContractServiceUnit[],
@@ -103,16 +101,3 @@ export function adjustedOn(
   if (!prev) return day === contractStart && row.units !== 0;
   return row.units !== prev.units;
 }
-
-/** The first day from `date` without an adjustment of this contract service (else `date`: apply shifts on). */
-export function freeDay(rows: readonly ContractServiceUnit[], date: string, contractStart: string): string {
-  for (let shift = 0; shift <= MAX_ADJUSTMENT_SHIFT_DAYS; shift++) {
-    const day = addDays(date, shift);
-    if (!adjustedOn(rows, day, contractStart)) return day;
-  }
-  return date;
-}
-
-/** The day whose units count for a contract: the units date, or the contract's last day when it ends sooner. */
-export const readDateFor = (contract: Pick<Contract, 'endDate'>, unitsDate: string): string =>
-  contract.endDate < unitsDate ? contract.endDate : unitsDate;

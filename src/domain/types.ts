@@ -15,6 +15,8 @@ export const Account = z.object({
   name: z.string(),
   region: z.string(),
   currency: z.string().regex(/^[A-Z]{3}$/),
+  /** IANA zone of the partner's billing day; absent on older accounts. */
+  timeZone: z.string().min(1).optional(),
 });
 export type Account = z.infer<typeof Account>;
 

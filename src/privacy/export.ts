@@ -4,6 +4,7 @@ import { getMapping, listLinks } from '../links/links.ts';
 import { appendAudit, readAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { scanKeys } from '../store/scan.ts';
+import { readLedger } from '../sync/ledger.ts';
 import type { RunRecord } from '../sync/runs.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { getExclusions } from './exclusions.ts';
@@ -22,7 +23,7 @@ const SHOWN = [
   /^consent:[^:]+$/,
   /^links$/,
   /^link:[^:]+$/,
-  /^link:[^:]+:(mapping|exclusions|runs)$/,
+  /^link:[^:]+:(mapping|exclusions|runs|ledger)$/,
   /^run:[^:]+$/,
   /^audit$/,
 ];
@@ -42,6 +43,8 @@ export async function exportAccount(d: PrivacyDeps, actor: Actor, accountId: str
       ...link,
       credentialsStored: (await ctx.redis.exists(ctx.keys.credentials(accountId, link.id))) === 1,
       mapping: await getMapping(ctx, accountId, link.id),
+      // What the sync made or adjusted in the billing system (target ids and keys: the proof of ownership).
+      ledger: await readLedger(ctx, accountId, link.id),
       excludedCustomerIds: [...(await getExclusions(ctx, accountId, link.id))].sort(),
       runs: await allRuns(ctx, accountId, link.id),
     });

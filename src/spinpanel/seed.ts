@@ -264,6 +264,8 @@ export interface SeedOptions {
   subscriptionsPerCustomer?: number;
   /** The clock the dates are relative to. @defaultValue the current time */
   now?: Date;
+  /** The account's IANA time zone. @defaultValue UTC */
+  timeZone?: string;
 }
 
 export function generateData(opts: SeedOptions = {}): SeedData {
@@ -274,6 +276,7 @@ export function generateData(opts: SeedOptions = {}): SeedData {
     name: 'Contoso IT B.V.',
     region: 'westeurope',
     currency: 'EUR',
+    timeZone: opts.timeZone ?? 'UTC',
   };
   const taken = new Set<string>();
   const customers = Array.from({ length: opts.customers ?? 5 }, () => makeCustomer(rand, taken, now));

@@ -12,6 +12,8 @@ export interface Keys {
   links(accountId: string): string;
   credentials(accountId: string, linkId: string): string;
   mapping(accountId: string, linkId: string): string;
+  /** Hash: what the sync made or adjusted in the link's target (the ownership ledger). */
+  ledger(accountId: string, linkId: string): string;
   runs(accountId: string, linkId: string): string;
   run(accountId: string, runId: string): string;
   runLock(accountId: string, linkId: string): string;
@@ -40,6 +42,7 @@ export function createKeys(prefix: string): Keys {
     links: (a) => `${acct(a)}:links`,
     credentials: (a, l) => `${acct(a)}:link:${l}:credentials`,
     mapping: (a, l) => `${acct(a)}:link:${l}:mapping`,
+    ledger: (a, l) => `${acct(a)}:link:${l}:ledger`,
     runs: (a, l) => `${acct(a)}:link:${l}:runs`,
     run: (a, r) => `${acct(a)}:run:${r}`,
     runLock: (a, l) => `${acct(a)}:link:${l}:lock`,

@@ -1,9 +1,6 @@
-import {
-  type Connector,
-  type DesiredState,
-  isBudgetExhausted,
-  type LinkMapping,
-} from '../../connectors/types.ts';
+import { type Connector, type DesiredState, isBudgetExhausted } from '../../connectors/types.ts';
+import { isTimeZone, localDay } from '../billing/dates.ts';
+import { buildDesired, desiredOptions } from '../billing/desired.ts';
 import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
@@ -13,7 +10,7 @@ import { SpinPanelClient } from '../spinpanel/client.ts';
 import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
 import { applyOps } from './apply.ts';
-import { buildDesired, desiredOptions } from './desired.ts';
+import { readLedger, recordOp, writeLedger } from './ledger.ts';
 import { settleRecon } from './recon.ts';
 import { type RunRecord, saveRun } from './runs.ts';
 
@@ -22,6 +19,8 @@ export interface EngineDeps {
   gate: Gate;
   spinpanelUrl: string;
   httpTimeoutMs: number;
+  /** The clock (tests move it across a month boundary). @defaultValue Date.now */
+  now?: () => number;
   /** Operations of a run applied at once (the connector's limits still cap each endpoint). @defaultValue 1 */
   applyConcurrency?: number;
   makeConnector: (
@@ -46,7 +45,17 @@ export class RunCancelledError extends Error {
   override name = 'RunCancelledError';
 }
 
-const today = () => new Date().toISOString().slice(0, 10);
+/** The run's local day and time zone: the link's setting, else the SpinPanel account's, else UTC. */
+export function runClock(
+  settings: Record<string, unknown>,
+  accountZone: string | undefined,
+  now: number,
+): { today: string; timeZone: string } {
+  const set = typeof settings.timeZone === 'string' ? settings.timeZone : undefined;
+  const timeZone =
+    [set, accountZone].find((z): z is string => Boolean(z) && isTimeZone(z as string)) ?? 'UTC';
+  return { today: localDay(timeZone, now), timeZone };
+}
 const bump = (counts: Record<string, number>, kind: string) => {
   counts[kind] = (counts[kind] ?? 0) + 1;
 };
@@ -116,20 +125,26 @@ export async function runSync(
     );
     connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
 
-    const day = today();
     const pulled = await pullForLink(deps.store, link, spinpanel);
     const scope = pulled.scope;
+    // "Today", month ends and usage finality are the partner's local ones.
+    const clock = runClock(link.settings, pulled.snapshot.account.timeZone, deps.now?.() ?? Date.now());
+    run.day = clock.today;
+    run.timeZone = clock.timeZone;
     // Closed months of Azure usage, only for links that post usage (and only for the customers pulled).
-    const usagePeriods = closedUsagePeriods(day, connector.usageMonths ?? 0);
+    const usagePeriods = closedUsagePeriods(clock.today, connector.usageMonths ?? 0);
     const snapshot = await addUsage(spinpanel, pulled.snapshot, usagePeriods);
     run.quarantined = snapshot.quarantined;
     const desired = holdQuarantined(
-      buildDesired(snapshot, desiredOptions(link.settings, day)),
+      buildDesired(snapshot, desiredOptions(link.settings, clock)),
       snapshot.quarantined,
     );
-    const mapping: LinkMapping = await getMapping(deps.store, req.accountId, req.linkId);
-    const state = await connector.readState(desired, mapping);
-    const planned = connector.plan(desired, state, mapping);
+    const [mapping, ledger] = await Promise.all([
+      getMapping(deps.store, req.accountId, req.linkId),
+      readLedger(deps.store, req.accountId, req.linkId),
+    ]);
+    const state = await connector.readState(desired, mapping, ledger);
+    const planned = connector.plan(desired, state, mapping, ledger);
     const plan = withoutExcluded(planned, scope.excluded);
     run.unmapped = plan.unmapped;
     run.recon = plan.recon;
@@ -143,7 +158,21 @@ export async function runSync(
       return await finish('succeeded');
     }
     // Independent ops overlap up to `concurrency`; needs, lanes and the error/skip rules are in applyOps.
-    await applyOps(connector, plan.ops, run, { ...opts, concurrency: deps.applyConcurrency });
+    // Every op that went through is in the ledger at once, so a run stopped half-way still proves what it did.
+    const ledgered: Connector = {
+      ...connector,
+      apply: async (op, results) => {
+        const result = await connector!.apply(op, results);
+        await recordOp(deps.store, req.accountId, req.linkId, op, result, results);
+        return result;
+      },
+    };
+    try {
+      await applyOps(ledgered, plan.ops, run, { ...opts, concurrency: deps.applyConcurrency });
+    } finally {
+      // Matches and observations hold whatever the ops' outcomes.
+      await writeLedger(deps.store, req.accountId, req.linkId, plan.ledger ?? [], new Map());
+    }
     Object.assign(run, settleRecon(run.recon, run.usage, run.errors));
     return await finish(run.errors.length > 0 ? 'partial' : 'succeeded');
   } catch (error) {

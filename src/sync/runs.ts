@@ -28,6 +28,9 @@ export interface RunRecord {
   trigger: 'schedule' | 'manual';
   dryRun: boolean;
   status: RunStatus;
+  /** The run's local day and the time zone it was taken in (the link's, else the SpinPanel account's). */
+  day?: string;
+  timeZone?: string;
   /** Queue attempts spent, this one included (a deferred run resuming does not spend one). */
   attempt: number;
   startedAt: string;

@@ -136,7 +136,7 @@ describe('Autotask sandbox: charges and prices', () => {
       await call(sb, 'POST', 'Services', {
         name: 'E3',
         unitPrice: 30,
-        periodType: 1,
+        periodType: 2,
         billingCodeID: 29682801,
       })
     ).body.itemId;

@@ -5,7 +5,7 @@ import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 const USER = { userName: 'api@msp.example', secret: 'faults-secret', integrationCode: 'INTEGRATION-F' };
 const AUTH = { ApiIntegrationCode: USER.integrationCode, UserName: USER.userName, Secret: USER.secret };
 const QUERY = { filter: [{ op: 'exist', field: 'id' }] };
-const SERVICE = { unitPrice: 10, periodType: 1, billingCodeID: 29682801 };
+const SERVICE = { unitPrice: 10, periodType: 2, billingCodeID: 29682801 };
 
 const start = autotaskSandboxes({ users: [USER], companies: [{ companyName: 'Contoso' }] });
 

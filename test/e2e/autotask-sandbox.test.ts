@@ -56,7 +56,7 @@ async function contractWithService(sb: AutotaskSandbox): Promise<{ contractId: n
     name: 'Microsoft 365 Business Premium',
     unitPrice: 22,
     unitCost: 18.5,
-    periodType: 1,
+    periodType: 2,
     billingCodeID: 29682801,
   });
   expect(contract.status).toBe(200);

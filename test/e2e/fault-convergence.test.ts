@@ -1,21 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { autotaskUnits, isWrite, startWorld, type World } from '../helpers/world.ts';
+import { autotaskUnits, expectedSeats, isWrite, startWorld, type World } from '../helpers/world.ts';
 
 /** Counts rows per key; anything above 1 is a duplicate. */
 function dupes<T>(rows: Iterable<T>, key: (r: T) => string): string[] {
   const n = new Map<string, number>();
   for (const r of rows) n.set(key(r), (n.get(key(r)) ?? 0) + 1);
   return [...n].filter(([, c]) => c > 1).map(([k, c]) => `${k} ×${c}`);
-}
-
-/** Seats SpinPanel bills per customer and product (several subscriptions of a product add up). */
-function expectedSeats(w: World): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const s of w.sp.data.subscriptions) {
-    const k = `${s.customerId}|${s.productName}`;
-    out.set(k, (out.get(k) ?? 0) + s.quantity);
-  }
-  return out;
 }
 
 /** The exact state, with no record twice: one contract per customer, one service per name, etc. */
@@ -30,8 +20,8 @@ function expectExactState(w: World) {
   expect(db.contracts.size).toBe(w.sp.data.customers.length);
   expect(db.contractServices.size).toBe(seats.size);
   for (const [k, n] of seats) {
-    const [customerId, productName] = k.split('|') as [string, string];
-    expect(autotaskUnits(w, customerId, productName), k).toBe(n);
+    const [customerId, serviceName] = k.split('|') as [string, string];
+    expect(autotaskUnits(w, customerId, serviceName), k).toBe(n);
   }
 }
 

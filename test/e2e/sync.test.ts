@@ -1,6 +1,13 @@
 import { spawn } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import { autotaskUnits, isWrite, startWorld, type World } from '../helpers/world.ts';
+import {
+  autotaskUnits,
+  expectedSeats,
+  isWrite,
+  serviceNameOf,
+  startWorld,
+  type World,
+} from '../helpers/world.ts';
 
 const waitFor = async (cond: () => boolean, timeoutMs = 20_000) => {
   const end = Date.now() + timeoutMs;
@@ -24,12 +31,7 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
     expect(run.errors).toEqual([]);
     const subs = w.sp.data.subscriptions;
     expect(subs.length).toBe(9);
-    const expected = new Map<string, number>();
-    for (const s of subs) {
-      const k = `${s.customerId}|${s.productName}`;
-      expected.set(k, (expected.get(k) ?? 0) + s.quantity);
-    }
-    for (const [k, seats] of expected) {
+    for (const [k, seats] of expectedSeats(w)) {
       const [customerId, productName] = k.split('|') as [string, string];
       expect(autotaskUnits(w, customerId, productName)).toBe(seats);
     }
@@ -83,14 +85,15 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
     const adjustmentsBefore = w.at.db.adjustments.length;
     w.sp.setQuantity(a.id, a.quantity + 3);
     w.sp.setQuantity(b.id, b.quantity - 2);
+    // The next day (a change the same day as the first sync's would wait for it: one per line and day).
+    w.advanceDays(1);
     const run = await w.sync();
-    const made = w.at.db.adjustments.slice(adjustmentsBefore).map((x) => x.unitChange);
-    expect(made.sort()).toEqual([-2, 3].sort());
+    const made = w.at.db.adjustments.slice(adjustmentsBefore);
+    expect(made.map((x) => x.unitChange).sort()).toEqual([-2, 3].sort());
+    expect(made.every((x) => String(x.effectiveDate).startsWith(w!.day()))).toBe(true);
     expect(run.applied).toEqual({ adjustUnits: 2 });
-    // A same-day second change cannot share a date with the first sync's adjustment, so it may land a day later.
-    const week = new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
-    expect(autotaskUnits(w, a.customerId, a.productName, week)).toBe(a.quantity);
-    expect(autotaskUnits(w, b.customerId, b.productName, week)).toBe(b.quantity);
+    expect(autotaskUnits(w, a.customerId, serviceNameOf(a), w.day())).toBe(a.quantity);
+    expect(autotaskUnits(w, b.customerId, serviceNameOf(b), w.day())).toBe(b.quantity);
   });
 
   it('a dry run returns the plan and writes nothing', async () => {
@@ -117,9 +120,9 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
       }),
     ]);
     // Its customer is held back this run; the other customers are in Autotask.
-    expect(autotaskUnits(w, bad.customerId, bad.productName)).toBeNull();
+    expect(autotaskUnits(w, bad.customerId, serviceNameOf(bad))).toBeNull();
     const others = w.sp.data.subscriptions.filter((s) => s.customerId !== bad.customerId);
-    for (const s of others) expect(autotaskUnits(w, s.customerId, s.productName)).not.toBeNull();
+    for (const s of others) expect(autotaskUnits(w, s.customerId, serviceNameOf(s))).not.toBeNull();
   });
 
   it('a run killed mid-way and run again ends in the same state with no duplicate adjustment', async () => {
@@ -154,7 +157,7 @@ describe('sync end to end (both sandboxes over real sockets)', () => {
       perService.set(adj.contractServiceID, (perService.get(adj.contractServiceID) ?? 0) + 1);
     expect([...perService.values()].every((n) => n === 1)).toBe(true);
     for (const s of w.sp.data.subscriptions)
-      expect(autotaskUnits(w, s.customerId, s.productName)).toBe(s.quantity);
+      expect(autotaskUnits(w, s.customerId, serviceNameOf(s))).toBe(s.quantity);
     void queued;
   }, 60_000);
 

@@ -7,6 +7,7 @@ import {
 import { type App, createApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/config.ts';
 import type { Actor, Consent } from '../../src/consent/consents.ts';
+import type { Subscription } from '../../src/domain/types.ts';
 import type { Link } from '../../src/links/links.ts';
 import {
   type SandboxOptions,
@@ -32,6 +33,10 @@ export interface World {
   accountId: string;
   consent: Consent;
   link: Link;
+  /** Moves the clock of the app and the Autotask sandbox by whole days (the next day's first run…). */
+  advanceDays(n: number): void;
+  /** The world's day (UTC), after any advance. */
+  day(): string;
   sync(dryRun?: boolean): Promise<NonNullable<Awaited<ReturnType<App['services']['syncNow']>>['run']>>;
   close(): Promise<void>;
 }
@@ -52,6 +57,8 @@ export async function startWorld(
     settings?: Record<string, unknown>;
     worker?: boolean;
     env?: Record<string, string>;
+    /** The world's clock at start (ms); it runs on from there. @defaultValue the real time */
+    now?: number;
   } = {},
 ): Promise<World> {
   const sp = await startSpinPanelSandbox({
@@ -60,7 +67,11 @@ export async function startWorld(
     subscriptionsPerCustomer: 3,
     ...opts.spinpanel,
   });
+  let offset = opts.now === undefined ? 0 : opts.now - Date.now();
+  const now = () => Date.now() + offset;
+  const day = () => new Date(now()).toISOString().slice(0, 10);
   const at = await startAutotaskSandbox({
+    today: day,
     ...opts.autotask,
     latencyMs: opts.autotaskLatencyMs ?? opts.autotask?.latencyMs ?? 0,
     companies:
@@ -79,7 +90,7 @@ export async function startWorld(
     LOG_LEVEL: 'silent',
     ...opts.env,
   };
-  const app = await createApp(loadConfig(env), { logger: pino({ level: 'silent' }) });
+  const app = await createApp(loadConfig(env), { logger: pino({ level: 'silent' }), now });
   if (opts.worker !== false) app.startWorker(2);
   const accountId = sp.data.account.id;
   const consent = await app.services.grantConsent(admin, accountId, {
@@ -100,6 +111,10 @@ export async function startWorld(
     accountId,
     consent,
     link,
+    advanceDays(n) {
+      offset += n * 86_400_000;
+    },
+    day,
     async sync(dryRun = false) {
       const res = await app.services.syncNow(admin, accountId, link.id, { dryRun, waitMs: 60_000 });
       if (!res.run) throw new Error(`run ${res.runId} ended ${res.state} without a record`);
@@ -118,6 +133,24 @@ export async function startWorld(
 export const today = () => new Date().toISOString().slice(0, 10);
 
 /** Units in Autotask for one SpinPanel customer and product, found the way an auditor would: by contract and name. */
+/**
+ * The Autotask service a subscription's seats land on, as the spec says (not as the code computes it):
+ * monthly-invoiced ones on the product's service, annual and triennial ones on its yearly service.
+ */
+export const serviceNameOf = (s: Pick<Subscription, 'productName' | 'billingFrequency'>): string =>
+  s.billingFrequency === 'monthly' ? s.productName : `${s.productName} (yearly)`;
+
+/** Seats SpinPanel bills per customer and Autotask service (recurring subscriptions of one line add up). */
+export function expectedSeats(w: World): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const s of w.sp.data.subscriptions) {
+    if (s.offerType === 'perpetual' || s.status !== 'active') continue;
+    const k = `${s.customerId}|${serviceNameOf(s)}`;
+    out.set(k, (out.get(k) ?? 0) + s.quantity);
+  }
+  return out;
+}
+
 export function autotaskUnits(
   w: World,
   customerId: string,

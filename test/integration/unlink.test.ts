@@ -15,6 +15,7 @@ import {
 } from '../../src/queue/queues.ts';
 import { createUnlinkQueue, enqueueUnlink, recoverUnlinks, unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import { writeLedger } from '../../src/sync/ledger.ts';
 import { type RunRecord, saveRun } from '../../src/sync/runs.ts';
 import { ACCT, admin, consentAndLink, SECRET, SP_KEY, sleep } from '../helpers/lifecycle.ts';
 import { dumpPrefix, type TestStore, testStore } from '../helpers/store.ts';
@@ -106,6 +107,15 @@ describe('unlinking a revoked link', () => {
     const base = t.ctx.keys.link(ACCT, link.id);
     await t.ctx.redis.set(`${base}:snapshot`, JSON.stringify({ customers: [{ name: CUSTOMER }] }));
     await t.ctx.redis.sadd(`${base}:exclusions`, 'c7');
+    // The ownership ledger names what the sync made in the target, by product: it goes with the link.
+    await writeLedger(
+      t.ctx,
+      ACCT,
+      link.id,
+      [{ kind: 'item', productId: 'Microsoft 365 E3', period: 'month', id: 9 }],
+      new Map(),
+    );
+    expect(await t.ctx.redis.exists(t.ctx.keys.ledger(ACCT, link.id))).toBe(1);
     await t.ctx.redis.zadd(t.ctx.keys.linkSlots(ACCT, link.id, 'companies'), Date.now() + 60_000, 'lease');
     await t.ctx.redis.hset(t.ctx.keys.linkUsage(ACCT, link.id), '123', '4');
     await revokeConsent(t.ctx, admin, ACCT, consentId);

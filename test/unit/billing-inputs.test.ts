@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { buildDesired, desiredOptions } from '../../src/billing/desired.ts';
 import type { Snapshot } from '../../src/domain/types.ts';
 import { generateData } from '../../src/spinpanel/seed.ts';
 import { addUsage, closedUsagePeriods } from '../../src/spinpanel/snapshot.ts';
-import { buildDesired, desiredOptions, effectiveDateFor } from '../../src/sync/desired.ts';
 import { holdQuarantined } from '../../src/sync/engine.ts';
 import { settleRecon } from '../../src/sync/recon.ts';
 
@@ -71,17 +71,21 @@ describe('addUsage', () => {
 });
 
 describe('desired state: policy, prices and usage', () => {
-  it('dates changes the same day, or on the 1st of next month under next-period', () => {
-    expect(effectiveDateFor('change-date', '2026-11-15')).toBe('2026-11-15');
-    expect(effectiveDateFor('next-period', '2026-11-15')).toBe('2026-12-01');
-    expect(effectiveDateFor('next-period', '2026-12-31')).toBe('2027-01-01');
-    expect(
-      desiredOptions({ effectiveDatePolicy: 'next-period', quantityBasis: 'assignedLicenses' }, '2026-11-15'),
-    ).toEqual({
+  it('dates changes the same day, or (next-period) on the 1st of the month they are posted in, never ahead', () => {
+    const clock = { today: '2026-11-15', timeZone: 'Europe/Amsterdam' };
+    const opts = desiredOptions(
+      { effectiveDatePolicy: 'next-period', quantityBasis: 'assignedLicenses' },
+      clock,
+    );
+    expect(opts).toEqual({
       today: '2026-11-15',
-      effectiveDate: '2026-12-01',
+      timeZone: 'Europe/Amsterdam',
+      policy: 'next-period',
       quantityBasis: 'assignedLicenses',
+      termBilling: 'subscription',
     });
+    expect(buildDesired(snapshotOf(), opts).effectiveDate).toBe('2026-11-01');
+    expect(buildDesired(snapshotOf(), desiredOptions({}, clock)).effectiveDate).toBe('2026-11-15');
   });
 
   it('carries each customer’s pricing source and its usage, grouped by month', () => {
@@ -97,7 +101,7 @@ describe('desired state: policy, prices and usage', () => {
         { ...line, id: 'u3', period: '2026-10' },
       ],
     };
-    const d = buildDesired(snap, { effectiveDate: '2026-11-15' });
+    const d = buildDesired(snap, { today: '2026-11-15', timeZone: 'UTC' });
     const ca = d.customers.find((c) => c.customerId === a.id)!;
     expect(ca.pricingSource).toBe('spinpanel');
     expect(d.customers.find((c) => c.customerId === b.id)!.pricingSource).toBe('target');
@@ -118,7 +122,7 @@ describe('a bad usage line', () => {
       usage: [{ ...line, period: '2026-10' }],
       quarantined: [{ kind: 'usage' as const, id: 'u-bad', customerId: a.id, reason: 'quantity: invalid' }],
     };
-    const d = buildDesired(snap, { effectiveDate: '2026-11-15' });
+    const d = buildDesired(snap, { today: '2026-11-15', timeZone: 'UTC' });
     const ca = d.customers.find((c) => c.customerId === a.id)!;
     expect(ca.usage).toBeUndefined();
     expect(ca.lines).toHaveLength(1);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
+import { buildDesired } from '../../src/billing/desired.ts';
 import type { Customer, Snapshot, Subscription } from '../../src/domain/types.ts';
-import { buildDesired } from '../../src/sync/desired.ts';
 
 const money = (amount: string) => ({ amount, currency: 'EUR' });
 const customer = (id: string, over: Partial<Customer> = {}): Customer => ({
@@ -58,7 +58,7 @@ describe('desired state', () => {
         [customer('c1')],
         [sub('s1', 'c1', 'P1', 10), sub('s2', 'c1', 'P1', 5), sub('s3', 'c1', 'P2', 3)],
       ),
-      { effectiveDate: '2026-11-30' },
+      { today: '2026-11-30', timeZone: 'UTC' },
     );
     expect(d.customers).toHaveLength(1);
     expect(d.customers[0]!.lines.map((l) => [l.productId, l.quantity, l.subscriptionIds])).toEqual([
@@ -84,7 +84,7 @@ describe('desired state', () => {
         ],
         subs,
       ),
-      { effectiveDate: '2026-11-30' },
+      { today: '2026-11-30', timeZone: 'UTC' },
     );
     expect(d.customers.find((c) => c.customerId === 'c1')!.lines).toEqual([]);
     expect(d.customers.find((c) => c.customerId === 'c2')!.lines.map((l) => l.quantity)).toEqual([7]);
@@ -102,7 +102,7 @@ describe('desired state', () => {
         ],
         [sub('s1', 'c1', 'P1', 1), sub('s2', 'c2', 'P1', 1), sub('s3', 'c3', 'P1', 1)],
       ),
-      { effectiveDate: '2026-11-30' },
+      { today: '2026-11-30', timeZone: 'UTC' },
     );
     expect(d.customers.map((c) => [c.customerId, c.lines.length, c.offboarded ?? false])).toEqual([
       ['c1', 0, true],
@@ -112,7 +112,8 @@ describe('desired state', () => {
 
   it('bills assigned licences when the link says so', () => {
     const d = buildDesired(snapshot([customer('c1')], [sub('s1', 'c1', 'P1', 10)]), {
-      effectiveDate: '2026-11-30',
+      today: '2026-11-30',
+      timeZone: 'UTC',
       quantityBasis: 'assignedLicenses',
     });
     expect(d.customers[0]!.lines[0]!.quantity).toBe(9);

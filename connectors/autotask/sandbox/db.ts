@@ -83,7 +83,7 @@ export function createStore(opts: AutotaskSandboxOptions, today: () => string): 
         unitPrice: s.unitPrice,
         unitCost: s.unitCost ?? null,
         billingCodeID: s.billingCodeID,
-        periodType: s.periodType ?? 1,
+        periodType: s.periodType ?? 2,
         isActive: true,
         createDate: wireDate(today()),
         lastModifiedDate: wireDate(today()),

@@ -131,10 +131,11 @@ export const DEFAULT_PICKLISTS: Partial<Record<EntityName, Record<string, Pickli
   },
   Services: {
     periodType: [
-      { value: 1, label: 'Monthly', isDefaultValue: true },
-      { value: 2, label: 'Quarterly' },
-      { value: 3, label: 'Semi-Annual' },
-      { value: 4, label: 'Yearly' },
+      // As a live tenant lists them (NOTES.md): there is no 1, so a client that hard-codes 1 = Monthly fails.
+      { value: 2, label: 'Monthly', isDefaultValue: true },
+      { value: 3, label: 'Quarterly' },
+      { value: 4, label: 'Semi-Annual' },
+      { value: 5, label: 'Yearly' },
     ],
   },
   ContractCharges: {

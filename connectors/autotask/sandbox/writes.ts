@@ -64,6 +64,9 @@ function checkService(s: Store, v: Body, selfId?: number): void {
 export function createService(s: Store, raw: Body): number {
   const values = parseCreate(SPECS.Services, canonicalBody('Services', raw));
   checkService(s, values);
+  const periods = picklistValues(s, 'Services', 'periodType');
+  if (periods && !periods.includes(values.periodType as number))
+    throw businessError(`periodType ${String(values.periodType)} is not a valid value`);
   const id = s.nextId('services');
   const stamp = wireDate(s.today());
   s.db.services.set(
