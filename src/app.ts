@@ -1,6 +1,7 @@
 import { type Job, type Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
+import { makeConnector, parseSettings } from '../connectors/registry.ts';
 import type { Config } from './config.ts';
 import { type Actor, type GrantConsentBody, grantConsent, listConsents } from './consent/consents.ts';
 import { Gate } from './consent/gate.ts';
@@ -22,7 +23,6 @@ import type { StoreContext } from './store/context.ts';
 import { createKeys } from './store/keys.ts';
 import { createRedisLimits } from './store/limits.ts';
 import { checkRedis, createRedis } from './store/redis.ts';
-import { makeConnector, parseSettings } from './sync/connectors.ts';
 import type { EngineDeps } from './sync/engine.ts';
 import { getRun, listRuns, type RunRecord } from './sync/runs.ts';
 
@@ -236,7 +236,12 @@ export function createServices(d: ServiceDeps) {
     /** PATCH of a link's settings (validated whole; audited); the next run uses them. */
     updateSettings: (actor: Actor, accountId: string, linkId: string, patch: SettingsPatch) =>
       updateSettings(store, { parseSettings }, actor, accountId, linkId, patch),
-    getMapping: lifecycle.getMapping,
+    /** The mapping, with the last run's unmapped customers and the target records suggested for each. */
+    async getMapping(accountId: string, linkId: string) {
+      const doc = await lifecycle.getMapping(accountId, linkId);
+      const [last] = await listRuns(store, accountId, linkId, 1);
+      return { ...doc, unmapped: last?.unmapped ?? [] };
+    },
     putMapping: lifecycle.putMapping,
     listRuns: (accountId: string, linkId: string) => listRuns(store, accountId, linkId),
     getRun: (accountId: string, linkId: string, runId: string) => getRun(store, accountId, linkId, runId),

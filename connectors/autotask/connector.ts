@@ -31,6 +31,8 @@ export interface AutotaskConnectorDeps
   zoneLookupUrl: string;
   /** A zone cached on the link: skips the lookup. */
   zoneUrl?: string;
+  /** Told the zone once a read found it (to cache it per link). */
+  onZone?: (zoneUrl: string) => void;
   /** Tuning and test seams of the client (sleep, retry bounds, timeout). */
   client?: Partial<
     Omit<AutotaskClientOptions, 'http' | 'credentials' | 'zoneLookupUrl' | 'zoneUrl' | 'signal'>
@@ -74,10 +76,18 @@ export function createAutotaskConnector(deps: AutotaskConnectorDeps): Connector 
     }
   }
 
-  const readState = (desired: DesiredState, mapping: LinkMapping, ledger: Ledger): Promise<AutotaskState> =>
-    readAutotaskState(client, desired, mapping, settings, ledger, (l) =>
+  async function readState(
+    desired: DesiredState,
+    mapping: LinkMapping,
+    ledger: Ledger,
+  ): Promise<AutotaskState> {
+    const state = await readAutotaskState(client, desired, mapping, settings, ledger, (l) =>
       serviceName(l.productName, l.period),
     );
+    // The read found the zone (no request: the client keeps it), so the next run of the link skips the lookup.
+    deps.onZone?.(await client.zoneUrl());
+    return state;
+  }
 
   // Ops of a plan this connector made from its own read, not applied yet: their lookups were that read.
   const unapplied = new WeakSet<PlanOp>();

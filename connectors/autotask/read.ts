@@ -248,22 +248,27 @@ export async function readAutotaskState(
   const ending = contracts.filter((c) => c.endDate < today);
   const first = monthStart(today);
   const unitClauses: Filter[] = [
-    // The row covering today (a day either side tolerates time zones) and the one before a split today…
+    // The row covering today: one per contract service (a row starting today shows a change dated today;
+    // on the 1st, without the row before, the ledger says whether the sync already changed it)…
     {
       op: 'and',
       items: [
-        { op: 'lte', field: 'startDate', value: addDays(today, 1) },
-        { op: 'gte', field: 'endDate', value: addDays(today, -1) },
+        { op: 'lte', field: 'startDate', value: today },
+        { op: 'gte', field: 'endDate', value: today },
       ],
     },
-    // …and the rows either side of the 1st of the month, to tell whether a change is dated there.
-    {
-      op: 'and',
-      items: [
-        { op: 'lte', field: 'startDate', value: first },
-        { op: 'gte', field: 'endDate', value: addDays(first, -1) },
-      ],
-    },
+    // …and under next-period the rows either side of the 1st of the month, where its changes are dated.
+    ...(desired.policy === 'next-period'
+      ? [
+          {
+            op: 'and',
+            items: [
+              { op: 'lte', field: 'startDate', value: first },
+              { op: 'gte', field: 'endDate', value: addDays(first, -1) },
+            ],
+          },
+        ]
+      : []),
     ...(ending.length > 0
       ? [
           {

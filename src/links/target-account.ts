@@ -9,6 +9,8 @@ import { MappingBody } from './links.ts';
 export const MappingDocument = MappingBody.extend({
   targetAccount: z.string().min(1).max(100).optional(),
   linkId: z.string().optional(),
+  /** Read-only: the last run's unmapped customers with suggestions. Ignored when a document is sent back. */
+  unmapped: z.array(z.unknown()).optional(),
 });
 export type MappingDocument = z.infer<typeof MappingDocument>;
 

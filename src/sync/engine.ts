@@ -3,6 +3,7 @@ import { isTimeZone, localDay } from '../billing/dates.ts';
 import { buildDesired, desiredOptions } from '../billing/desired.ts';
 import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
+import { readLedger, recordOp, writeLedger } from '../links/ledger.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
 import { isCancellation } from '../net/http.ts';
 import { pullForLink, withoutExcluded } from '../privacy/minimise.ts';
@@ -10,7 +11,6 @@ import { SpinPanelClient } from '../spinpanel/client.ts';
 import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
 import { applyOps } from './apply.ts';
-import { readLedger, recordOp, writeLedger } from './ledger.ts';
 import { settleRecon } from './recon.ts';
 import { type RunRecord, saveRun } from './runs.ts';
 
@@ -164,6 +164,17 @@ export async function runSync(
       apply: async (op, results) => {
         const result = await connector!.apply(op, results);
         await recordOp(deps.store, req.accountId, req.linkId, op, result, results);
+        if ((result as { pending?: unknown } | null)?.pending === true) {
+          // The target already held a change of the line that day (one per line and day): not an error.
+          run.notices = [
+            ...(run.notices ?? []),
+            {
+              ...(op.customerId ? { customerId: op.customerId } : {}),
+              kind: 'pending',
+              message: `${op.summary}: the target already holds a change of this line that day; the difference is posted by the next day's first run`,
+            },
+          ];
+        }
         return result;
       },
     };

@@ -1,4 +1,11 @@
-import type { Notice, PlanOp, ReconLine, TargetBudget, UsageReconLine } from '../../connectors/types.ts';
+import type {
+  Notice,
+  PlanOp,
+  ReconLine,
+  TargetBudget,
+  Unmapped,
+  UsageReconLine,
+} from '../../connectors/types.ts';
 import { ConfigSchema } from '../config.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { notFound } from '../errors.ts';
@@ -43,7 +50,7 @@ export interface RunRecord {
   targetBudget?: TargetBudget;
   errors: RunError[];
   quarantined: Quarantined[];
-  unmapped: { customerId: string; name: string; reason: string }[];
+  unmapped: Unmapped[];
   /**
    * `full`: `recon` and `usage` hold every line. `changes`: the run is older than the link's last
    * RUN_FULL_DETAIL_RUNS runs and they hold only the lines that changed or failed; `lineCounts` says how many

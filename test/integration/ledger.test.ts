@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { emptyLedger } from '../../src/billing/types.ts';
-import { readLedger, recordOp, writeLedger } from '../../src/sync/ledger.ts';
+import { readLedger, recordOp, writeLedger } from '../../src/links/ledger.ts';
 import { type TestStore, testStore } from '../helpers/store.ts';
 
 describe('ownership ledger in Redis', () => {

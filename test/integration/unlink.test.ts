@@ -15,7 +15,7 @@ import {
 } from '../../src/queue/queues.ts';
 import { createUnlinkQueue, enqueueUnlink, recoverUnlinks, unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
-import { writeLedger } from '../../src/sync/ledger.ts';
+import { writeLedger } from '../../src/links/ledger.ts';
 import { type RunRecord, saveRun } from '../../src/sync/runs.ts';
 import { ACCT, admin, consentAndLink, SECRET, SP_KEY, sleep } from '../helpers/lifecycle.ts';
 import { dumpPrefix, type TestStore, testStore } from '../helpers/store.ts';
