@@ -77,6 +77,7 @@ export async function createApp(
     spinpanelUrl: config.SPINPANEL_API_URL,
     httpTimeoutMs: config.HTTP_TIMEOUT_MS,
     applyConcurrency: config.SYNC_APPLY_CONCURRENCY,
+    fullDetailRuns: config.RUN_FULL_DETAIL_RUNS,
     ...(opts.now ? { now: opts.now } : {}),
     makeConnector: (link, secrets, http, signal) =>
       makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal, linkLimits(link)),

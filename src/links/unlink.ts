@@ -5,7 +5,7 @@ import { tryLock } from '../queue/lock.ts';
 import { schedulerId, unscheduleLink } from '../queue/queues.ts';
 import { appendAudit, readAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
-import type { RunRecord } from '../sync/runs.ts';
+import { jobIdOfRun, type RunRecord } from '../sync/runs.ts';
 import { listLinkJobs, purgeJobEvents, removeLinkJobs } from './link-jobs.ts';
 
 export interface UnlinkDeps {
@@ -188,7 +188,7 @@ async function summariseRuns(
     });
     multi.del(...ids.map((id) => keys.run(accountId, id)));
     // A manual run's id is its job's id: remembered, its queue events can be found after BullMQ dropped the job.
-    multi.sadd(jobsSeen, ...ids);
+    multi.sadd(jobsSeen, ...ids.map(jobIdOfRun));
     multi.zrem(runsKey, ...ids);
     await multi.exec();
   }

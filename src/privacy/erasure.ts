@@ -7,6 +7,7 @@ import { schedulerId } from '../queue/queues.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { scanKeys } from '../store/scan.ts';
+import { jobIdOfRun } from '../sync/runs.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { accountJobs, FINISHED, forEachQueue, PENDING } from './jobs.ts';
 import { privacyKeys } from './keys.ts';
@@ -57,7 +58,8 @@ export async function eraseAccount(
   // queue's lines about jobs that are already gone can still be recognised as this account's.
   const jobIds = new Set<string>();
   for (const link of await listLinks(ctx, accountId)) {
-    for (const runId of await ctx.redis.zrange(ctx.keys.runs(accountId, link.id), 0, -1)) jobIds.add(runId);
+    for (const runId of await ctx.redis.zrange(ctx.keys.runs(accountId, link.id), 0, -1))
+      jobIds.add(jobIdOfRun(runId));
   }
 
   const revoked: string[] = [];

@@ -11,6 +11,7 @@ import { SpinPanelClient } from '../spinpanel/client.ts';
 import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
 import { applyOps } from './apply.ts';
+import { permanentRunFailure } from './failure.ts';
 import { settleRecon } from './recon.ts';
 import { type RunRecord, saveRun } from './runs.ts';
 
@@ -19,6 +20,8 @@ export interface EngineDeps {
   gate: Gate;
   spinpanelUrl: string;
   httpTimeoutMs: number;
+  /** Runs of a link kept with every reconciliation line (RUN_FULL_DETAIL_RUNS). @defaultValue 10 */
+  fullDetailRuns?: number;
   /** The clock (tests move it across a month boundary). @defaultValue Date.now */
   now?: () => number;
   /** Operations of a run applied at once (the connector's limits still cap each endpoint). @defaultValue 1 */
@@ -103,12 +106,12 @@ export async function runSync(
     run.finishedAt = new Date().toISOString();
     run.durationMs = Date.now() - started;
     run.apiCalls = { total: counter.total, byHost: { ...counter.byHost } };
-    await saveRun(deps.store, run);
+    await saveRun(deps.store, run, { fullDetailRuns: deps.fullDetailRuns });
     return run;
   };
 
   try {
-    await saveRun(deps.store, run);
+    await saveRun(deps.store, run, { fullDetailRuns: deps.fullDetailRuns });
     const ref = { accountId: req.accountId, linkId: req.linkId, epoch: req.epoch };
     await deps.gate.assertOpen(ref);
     const link = await getLink(deps.store, req.accountId, req.linkId);
@@ -193,14 +196,15 @@ export async function runSync(
       await finish('deferred').catch(() => {});
       throw error;
     }
-    // Decided before any connector looks at the error (Autotask's classify calls a cancellation permanent).
+    // Decided before any classifier looks at the error: BullMQ aborts with a plain string reason.
     const cancelled = error instanceof GateClosedError || isCancellation(error) || opts.signal?.aborted;
     run.errors.push({ kind: cancelled ? 'cancelled' : 'run', message: messageOf(error) });
     await finish(cancelled ? 'cancelled' : 'failed').catch(() => {});
     if (cancelled && !(error instanceof GateClosedError)) {
       throw new RunCancelledError(`run ${req.runId} was cancelled: ${messageOf(error)}`, { cause: error });
     }
-    throw error;
+    // A rejected key or an unreadable answer fails every attempt alike: the job ends now, in their words.
+    throw (cancelled ? undefined : permanentRunFailure(error, connector)) ?? error;
   }
 }
 

@@ -6,7 +6,6 @@ import type {
   Unmapped,
   UsageReconLine,
 } from '../../connectors/types.ts';
-import { ConfigSchema } from '../config.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { notFound } from '../errors.ts';
 import type { StoreContext } from '../store/context.ts';
@@ -83,11 +82,8 @@ const ATTEMPT_SUFFIX = /\.(\d+)$/;
 export const jobIdOfRun = (runId: string) => runId.replace(ATTEMPT_SUFFIX, '');
 const startOfRun = (runId: string) => Number(ATTEMPT_SUFFIX.exec(runId)?.[1] ?? 0);
 
-/** RUN_FULL_DETAIL_RUNS as the process's environment sets it (validated at start-up by loadConfig). */
-export function configuredFullDetailRuns(env: Record<string, string | undefined> = process.env): number {
-  const parsed = ConfigSchema.shape.RUN_FULL_DETAIL_RUNS.safeParse(env.RUN_FULL_DETAIL_RUNS);
-  return parsed.success ? parsed.data : 10;
-}
+/** Runs of a link kept with every reconciliation line when the config does not say (RUN_FULL_DETAIL_RUNS). */
+export const DEFAULT_FULL_DETAIL_RUNS = 10;
 
 /** Replaces a record only if it is still what was read: a write since then (the run's own, the sweeper's) wins. */
 const REPLACE_IF_SAME = `
@@ -146,7 +142,7 @@ export async function saveRun(
     .zremrangebyscore(runsKey, 0, Date.now() - RUN_RETENTION_SECONDS * 1000)
     .exec();
   if (run.status === 'running') await closeAbandoned(ctx, stored);
-  await trimOlder(ctx, run.accountId, run.linkId, opts.fullDetailRuns ?? configuredFullDetailRuns());
+  await trimOlder(ctx, run.accountId, run.linkId, opts.fullDetailRuns ?? DEFAULT_FULL_DETAIL_RUNS);
 }
 
 async function trimOlder(ctx: StoreContext, accountId: string, linkId: string, keep: number): Promise<void> {

@@ -18,15 +18,9 @@ import { createSyncQueue, enqueueSync, queuePrefix } from '../../src/queue/queue
 import { createSyncWorker } from '../../src/queue/worker.ts';
 import { type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
 import type { EngineDeps } from '../../src/sync/engine.ts';
-import {
-  configuredFullDetailRuns,
-  getRun,
-  listRuns,
-  type RunRecord,
-  runsOfJob,
-  saveRun,
-} from '../../src/sync/runs.ts';
+import { getRun, listRuns, type RunRecord, runsOfJob, saveRun } from '../../src/sync/runs.ts';
 import { keyEnv, type TestStore, testStore } from '../helpers/store.ts';
+import { startWorld } from '../helpers/world.ts';
 
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
 const retry = { attempts: 3, backoffMs: 20 };
@@ -361,10 +355,16 @@ describe('run records: bounded', () => {
     }
   });
 
-  it('reads RUN_FULL_DETAIL_RUNS like the config does (default 10)', () => {
-    expect(configuredFullDetailRuns({})).toBe(10);
-    expect(configuredFullDetailRuns({ RUN_FULL_DETAIL_RUNS: '3' })).toBe(3);
-    expect(configuredFullDetailRuns({ RUN_FULL_DETAIL_RUNS: '' })).toBe(10);
+  it('takes RUN_FULL_DETAIL_RUNS from the config into every run a worker saves (default 10)', async () => {
+    const w = await startWorld({ env: { RUN_FULL_DETAIL_RUNS: '1' } });
+    try {
+      await w.sync();
+      await w.sync();
+      const runs = await w.app.services.listRuns(w.accountId, w.link.id);
+      expect(runs.map((r) => r.detail)).toEqual(['full', 'changes']);
+    } finally {
+      await w.close();
+    }
     expect(loadConfig({ CREDENTIALS_KEYS: keyEnv() }).RUN_FULL_DETAIL_RUNS).toBe(10);
     expect(() => loadConfig({ CREDENTIALS_KEYS: keyEnv(), RUN_FULL_DETAIL_RUNS: '-1' })).toThrow(
       /RUN_FULL_DETAIL_RUNS/,
