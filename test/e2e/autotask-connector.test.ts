@@ -7,16 +7,23 @@ import {
   type Connector,
   CredentialsRejectedError,
   type DesiredCustomer,
+  type DesiredLine,
   type DesiredState,
+  type Ledger,
   type LinkMapping,
   type Plan,
   type PlanOp,
 } from '../../connectors/types.ts';
+import { lineKey } from '../../src/billing/desired.ts';
+import type { LedgerEntry, Period } from '../../src/billing/types.ts';
+import { fieldsOf, parseLedger } from '../../src/links/ledger.ts';
 import { autotaskSandboxes } from '../helpers/autotask-sandboxes.ts';
 
 const USER = { userName: 'api@msp.example', secret: 'e2e-secret-value', integrationCode: 'SPINPANEL-E2E' };
 const DATE = '2025-03-10';
-const UNITS_DATE = '2025-03-17';
+const NEXT_DAY = '2025-03-11';
+/** A later day of the month, to read what Autotask bills once the changes took effect. */
+const LATER = '2025-03-17';
 const noMapping = (): LinkMapping => ({ customers: {}, products: {} });
 
 const start = autotaskSandboxes({
@@ -38,13 +45,20 @@ function connect(sb: AutotaskSandbox, credentials = USER): Connector {
   });
 }
 
-const line = (productId: string, productName: string, quantity: number) => ({
+const line = (
+  productId: string,
+  productName: string,
+  quantity: number,
+  period: Period = 'month',
+): DesiredLine => ({
+  key: lineKey(productId, period, '12.50'),
   productId,
   productName,
+  period,
   quantity,
   unitPrice: { amount: '12.50', currency: 'EUR' },
   unitCost: { amount: '10.00', currency: 'EUR' },
-  subscriptionIds: [`sub-${productId}`],
+  subscriptionIds: [`sub-${productId}-${period}`],
 });
 const customer = (customerId: string, name: string, lines: DesiredCustomer['lines']): DesiredCustomer => ({
   customerId,
@@ -53,30 +67,71 @@ const customer = (customerId: string, name: string, lines: DesiredCustomer['line
   currency: 'EUR',
   lines,
 });
-function desired(seats: { contosoE3: number; contosoTeams?: number; fabrikamE3: number }): DesiredState {
+const state = (customers: DesiredCustomer[], today = DATE): DesiredState => ({
+  accountId: 'acct-e2e',
+  today,
+  timeZone: 'UTC',
+  policy: 'change-date',
+  effectiveDate: today,
+  customers,
+});
+function desired(
+  seats: { contosoE3: number; contosoTeams?: number; fabrikamE3: number },
+  today = DATE,
+): DesiredState {
   const contoso = [line('p-e3', 'Microsoft 365 E3', seats.contosoE3)];
   if (seats.contosoTeams !== undefined) contoso.push(line('p-teams', 'Teams Essentials', seats.contosoTeams));
-  return {
-    accountId: 'acct-e2e',
-    effectiveDate: DATE,
-    customers: [
+  return state(
+    [
       customer('c1', 'Contoso', contoso),
       customer('c2', 'Fabrikam', [line('p-e3', 'Microsoft 365 E3', seats.fabrikamE3)]),
     ],
-  };
+    today,
+  );
 }
 
-async function planFor(c: Connector, d: DesiredState, mapping = noMapping()): Promise<Plan> {
-  return c.plan(d, await c.readState(d, mapping), mapping);
+/** The link's ownership ledger as the engine keeps it (Redis hash fields), written after each op that went through. */
+function ledgerBook() {
+  const raw: Record<string, string> = {};
+  const write = (
+    entries: readonly LedgerEntry[],
+    results: ApplyResults,
+    own?: { key: string; result: unknown },
+  ) => {
+    for (const entry of entries) {
+      const f = fieldsOf(entry, results, own);
+      if (f?.set) raw[f.set[0]] = f.set[1];
+      if (f?.del) delete raw[f.del];
+    }
+  };
+  return { raw, ledger: (): Ledger => parseLedger(raw), write };
+}
+type Book = ReturnType<typeof ledgerBook>;
+
+async function planFor(c: Connector, d: DesiredState, book: Book, mapping = noMapping()): Promise<Plan> {
+  return c.plan(d, await c.readState(d, mapping, book.ledger()), mapping, book.ledger());
 }
 
 async function applyAll(
   c: Connector,
   ops: PlanOp[],
+  book: Book,
   results: ApplyResults = new Map(),
 ): Promise<ApplyResults> {
-  for (const op of ops) results.set(op.key, await c.apply(op, results));
+  for (const op of ops) {
+    const result = await c.apply(op, results);
+    results.set(op.key, result);
+    book.write(op.ledger ?? [], results, { key: op.key, result });
+  }
   return results;
+}
+
+/** One run: read, plan, apply every op, record the plan's own ledger entries. */
+async function sync(c: Connector, d: DesiredState, book: Book, mapping = noMapping()): Promise<Plan> {
+  const plan = await planFor(c, d, book, mapping);
+  await applyAll(c, plan.ops, book);
+  book.write(plan.ledger ?? [], new Map());
+  return plan;
 }
 
 /** Units of a customer's product on its managed contract, as Autotask would bill them. */
@@ -84,7 +139,7 @@ function unitsOf(
   sb: AutotaskSandbox,
   customerId: string,
   serviceName: string,
-  date = UNITS_DATE,
+  date = LATER,
 ): number | undefined {
   const contract = [...sb.db.contracts.values()].find((c) => c.contractNumber === `SP-${customerId}`);
   const service = [...sb.db.services.values()].find((s) => s.name === serviceName);
@@ -120,8 +175,9 @@ describe('Autotask connector against the sandbox', () => {
   it('first sync creates contracts, services and units; the next plan is empty', async () => {
     const sb = await start();
     const c = connect(sb);
+    const book = ledgerBook();
     const d = desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 });
-    const first = await planFor(c, d);
+    const first = await planFor(c, d, book);
     expect(first.unmapped).toEqual([]);
     expect(first.ops.map((o) => o.kind)).toEqual([
       'createService',
@@ -135,71 +191,120 @@ describe('Autotask connector against the sandbox', () => {
       'adjustUnits',
       'adjustUnits',
     ]);
-    await applyAll(c, first.ops);
+    await applyAll(c, first.ops, book);
+    book.write(first.ledger ?? [], new Map());
 
     expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(10);
     expect(unitsOf(sb, 'c1', 'Teams Essentials')).toBe(4);
     expect(unitsOf(sb, 'c2', 'Microsoft 365 E3')).toBe(3);
     expect(sb.db.services.size).toBe(2);
+    // Monthly services carry the periodType this instance lists as "Monthly" (2 here, as on a live tenant).
+    expect([...sb.db.services.values()].map((s) => s.periodType)).toEqual([2, 2]);
     expect(sb.db.adjustments).toHaveLength(3);
+    expect(sb.db.adjustments.map((a) => a.effectiveDate)).toEqual(Array(3).fill(`${DATE}T00:00:00Z`));
 
-    const second = await planFor(c, d);
+    // The ledger now says what the sync made: both services, both contracts, all three lines and their day.
+    const ledger = book.ledger();
+    const serviceId = (name: string) => [...sb.db.services.values()].find((s) => s.name === name)!.id;
+    expect(ledger.items).toEqual({
+      'p-e3|month': serviceId('Microsoft 365 E3'),
+      'p-teams|month': serviceId('Teams Essentials'),
+    });
+    expect(Object.keys(ledger.containers).sort()).toEqual(['c1', 'c2']);
+    expect(Object.keys(ledger.parties).sort()).toEqual(['c1', 'c2']);
+    expect(Object.keys(ledger.lines).map(Number).sort()).toEqual([...sb.db.contractServices.keys()].sort());
+    expect(Object.values(ledger.adjustments)).toEqual([DATE, DATE, DATE]);
+
+    const second = await planFor(c, d, book);
     expect(second.ops).toEqual([]);
     expect(second.recon.map((r) => r.targetUnitsBefore)).toEqual([10, 4, 3]);
   });
 
-  it('a same-day change posts only the deltas, shifting past the earlier adjustment', async () => {
+  it('a same-day second change waits for the next day (was: shifted past the earlier adjustment)', async () => {
     const sb = await start();
     const c = connect(sb);
-    await applyAll(c, (await planFor(c, desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 }))).ops);
+    const book = ledgerBook();
+    await sync(c, desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 }), book);
 
-    const changed = desired({ contosoE3: 13, contosoTeams: 2, fabrikamE3: 3 });
-    const plan = await planFor(c, changed);
+    const sameDay = await planFor(c, desired({ contosoE3: 13, contosoTeams: 2, fabrikamE3: 3 }), book);
+    expect(sameDay.ops).toEqual([]);
+    expect(sameDay.recon.map((r) => [r.productId, r.action, r.targetUnitsAfter])).toEqual([
+      ['p-e3', 'pending', 10],
+      ['p-teams', 'pending', 4],
+      ['p-e3', 'unchanged', 3],
+    ]);
+
+    // The next day's first run posts the difference, dated that day: one write per change, none refused.
+    const changed = desired({ contosoE3: 13, contosoTeams: 2, fabrikamE3: 3 }, NEXT_DAY);
+    const plan = await planFor(c, changed, book);
     expect(plan.ops.map((o) => [o.kind, (o.data as { unitChange: number }).unitChange])).toEqual([
       ['adjustUnits', 3],
       ['adjustUnits', -2],
     ]);
-    const results = await applyAll(c, plan.ops);
+    const results = await applyAll(c, plan.ops, book);
     expect([...results.values()].map((r) => (r as { effectiveDate: string }).effectiveDate)).toEqual([
-      '2025-03-11',
-      '2025-03-11',
+      NEXT_DAY,
+      NEXT_DAY,
     ]);
     expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(13);
     expect(unitsOf(sb, 'c1', 'Teams Essentials')).toBe(2);
+    expect(unitsOf(sb, 'c1', 'Microsoft 365 E3', DATE)).toBe(10);
     expect(sb.db.adjustments).toHaveLength(5);
-    expect((await planFor(c, changed)).ops).toEqual([]);
+    expect(sb.requests.filter((r) => r.status >= 400)).toEqual([]);
+    expect((await planFor(c, changed, book)).ops).toEqual([]);
   });
 
-  it('retires a cancelled product to 0', async () => {
+  it('retires a cancelled product to 0 (the next day: the same day it is pending)', async () => {
     const sb = await start();
     const c = connect(sb);
-    await applyAll(c, (await planFor(c, desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 }))).ops);
-    const without = desired({ contosoE3: 10, fabrikamE3: 3 });
-    const plan = await planFor(c, without);
+    const book = ledgerBook();
+    await sync(c, desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 }), book);
+    const sameDay = await planFor(c, desired({ contosoE3: 10, fabrikamE3: 3 }), book);
+    expect(sameDay.ops).toEqual([]);
+    expect(sameDay.recon).toContainEqual(
+      expect.objectContaining({ productId: 'p-teams', action: 'pending' }),
+    );
+
+    const without = desired({ contosoE3: 10, fabrikamE3: 3 }, NEXT_DAY);
+    const plan = await planFor(c, without, book);
     expect(plan.ops).toHaveLength(1);
-    await applyAll(c, plan.ops);
+    expect(plan.recon).toContainEqual(
+      expect.objectContaining({
+        productId: 'p-teams',
+        action: 'retire',
+        targetUnitsBefore: 4,
+        targetUnitsAfter: 0,
+      }),
+    );
+    await applyAll(c, plan.ops, book);
     expect(unitsOf(sb, 'c1', 'Teams Essentials')).toBe(0);
-    expect((await planFor(c, without)).ops).toEqual([]);
+    expect((await planFor(c, without, book)).ops).toEqual([]);
   });
 
   it('converges after a crash half-way with no duplicate record or adjustment', async () => {
     const sb = await start();
     const c = connect(sb);
+    const book = ledgerBook();
     const d = desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 });
-    const plan = await planFor(c, d);
+    const plan = await planFor(c, d, book);
     // Crash after the services, contracts, one contract service and the first adjustment…
-    const done = await applyAll(c, plan.ops.slice(0, 5));
+    const done = await applyAll(c, plan.ops.slice(0, 5), book);
     const firstAdj = plan.ops.find((o) => o.kind === 'adjustUnits' && o.needs?.every((k) => done.has(k)));
     expect(firstAdj).toBeDefined();
-    done.set(firstAdj!.key, await c.apply(firstAdj!, done));
+    await applyAll(c, [firstAdj!], book, done);
     expect(sb.db.adjustments).toHaveLength(1);
 
     // …and a retry of an op whose request landed but whose answer was lost posts nothing.
     expect(await c.apply(firstAdj!, done)).toMatchObject({ unitChange: 0 });
 
-    const again = await planFor(c, d);
-    expect(again.ops.every((o) => o.kind === 'addContractService' || o.kind === 'adjustUnits')).toBe(true);
-    await applyAll(c, again.ops);
+    const again = await planFor(c, d, book);
+    expect(again.ops.map((o) => o.kind)).toEqual([
+      'addContractService',
+      'addContractService',
+      'adjustUnits',
+      'adjustUnits',
+    ]);
+    await applyAll(c, again.ops, book);
 
     expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(10);
     expect(unitsOf(sb, 'c1', 'Teams Essentials')).toBe(4);
@@ -208,16 +313,32 @@ describe('Autotask connector against the sandbox', () => {
     expect(sb.db.services.size).toBe(2);
     expect(sb.db.contractServices.size).toBe(3);
     expect(sb.db.adjustments).toHaveLength(3);
-    expect((await planFor(c, d)).ops).toEqual([]);
+    expect((await planFor(c, d, book)).ops).toEqual([]);
+  });
+
+  it('converges the same way when the crash also lost the ledger writes of what it did', async () => {
+    const sb = await start();
+    const c = connect(sb);
+    const d = desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 });
+    const plan = await planFor(c, d, ledgerBook());
+    await applyAll(c, plan.ops.slice(0, 5), ledgerBook());
+    // Services are found by name, contracts by their SP- number, contract services on the managed contract.
+    const book = ledgerBook();
+    await sync(c, d, book);
+    expect([sb.db.contracts.size, sb.db.services.size, sb.db.contractServices.size]).toEqual([2, 2, 3]);
+    expect(sb.db.adjustments).toHaveLength(3);
+    expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(10);
+    expect((await planFor(c, d, book)).ops).toEqual([]);
   });
 
   it('re-applying a stale plan after everything landed creates no duplicates', async () => {
     const sb = await start();
     const c = connect(sb);
+    const book = ledgerBook();
     const d = desired({ contosoE3: 10, contosoTeams: 4, fabrikamE3: 3 });
-    const plan = await planFor(c, d);
-    await applyAll(c, plan.ops);
-    await applyAll(c, plan.ops); // the whole run replayed, e.g. the worker died before recording it
+    const plan = await planFor(c, d, book);
+    await applyAll(c, plan.ops, book);
+    await applyAll(c, plan.ops, book); // the whole run replayed, e.g. the worker died before recording it
     expect([sb.db.contracts.size, sb.db.services.size, sb.db.contractServices.size]).toEqual([2, 2, 3]);
     expect(sb.db.adjustments).toHaveLength(3);
     expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(10);
@@ -226,31 +347,65 @@ describe('Autotask connector against the sandbox', () => {
   it('waits out the thread limit instead of failing the run', async () => {
     const sb = await start({ threadLimit: 1, latencyMs: 30 });
     const c = connect(sb);
+    const book = ledgerBook();
     const d = desired({ contosoE3: 2, contosoTeams: 1, fabrikamE3: 5 });
     // Three readers at once on one endpoint with room for one: two of them get 429s and wait.
-    const plans = await Promise.all([planFor(c, d), planFor(c, d), planFor(c, d)]);
+    const plans = await Promise.all([planFor(c, d, book), planFor(c, d, book), planFor(c, d, book)]);
     expect(sb.requests.some((r) => r.status === 429)).toBe(true);
     expect(plans[1]).toEqual(plans[0]);
-    await applyAll(c, plans[0]!.ops);
+    expect(plans[2]).toEqual(plans[0]);
+    await applyAll(c, plans[0]!.ops, book);
     expect(unitsOf(sb, 'c2', 'Microsoft 365 E3')).toBe(5);
-    expect((await planFor(c, d)).ops).toEqual([]);
+    expect((await planFor(c, d, book)).ops).toEqual([]);
   });
 
-  it('reports a customer with no Autotask company and reads in bulk', async () => {
+  it('reports a customer with no Autotask company and reads each entity once, in bulk', async () => {
     const sb = await start();
     const c = connect(sb);
     const d = desired({ contosoE3: 1, fabrikamE3: 1 });
     d.customers.push(customer('c3', 'Nobody Ltd', [line('p-e3', 'Microsoft 365 E3', 5)]));
     const before = sb.requests.length;
-    const plan = await planFor(c, d);
+    const plan = await planFor(c, d, ledgerBook());
     expect(plan.unmapped).toEqual([
       {
         customerId: 'c3',
         name: 'Nobody Ltd',
-        reason: expect.stringContaining('no company named "Nobody Ltd"'),
+        reason: 'no active customer Autotask company named "Nobody Ltd"; map the customer',
       },
     ]);
-    // Zone lookup plus a handful of bulk queries, not one per customer.
-    expect(sb.requests.length - before).toBeLessThanOrEqual(9);
+    const read = sb.requests.slice(before);
+    // The zone lookup, the Services metadata for periodType values, and one query per entity.
+    const queried = read.filter((r) => /\/query/i.test(r.path)).map((r) => r.entity);
+    expect(queried.sort()).toEqual(['Companies', 'Contracts', 'Services']);
+    expect(read.filter((r) => r.method === 'GET' && /entityInformation\/fields/.test(r.path))).toHaveLength(
+      1,
+    );
+    expect(read.length).toBeLessThanOrEqual(6);
+  });
+
+  it('creates a yearly service with the periodType the instance lists as Yearly, at 12 months’ price', async () => {
+    const sb = await start();
+    const c = connect(sb);
+    const book = ledgerBook();
+    const d = state([
+      customer('c1', 'Contoso', [
+        line('p-e3', 'Microsoft 365 E3', 2, 'month'),
+        line('p-e3', 'Microsoft 365 E3', 5, 'year'),
+      ]),
+    ]);
+    const plan = await sync(c, d, book);
+    expect(plan.recon.map((r) => [r.period, r.action, r.unitPriceAfter])).toEqual([
+      ['month', 'add', 12.5],
+      ['year', 'add', 150],
+    ]);
+    const services = [...sb.db.services.values()].map((s) => [s.name, s.periodType, s.unitPrice]);
+    expect(services).toEqual([
+      ['Microsoft 365 E3', 2, 12.5],
+      ['Microsoft 365 E3 (yearly)', 5, 150],
+    ]);
+    expect(unitsOf(sb, 'c1', 'Microsoft 365 E3')).toBe(2);
+    expect(unitsOf(sb, 'c1', 'Microsoft 365 E3 (yearly)')).toBe(5);
+    expect(Object.keys(book.ledger().items).sort()).toEqual(['p-e3|month', 'p-e3|year']);
+    expect((await planFor(c, d, book)).ops).toEqual([]);
   });
 });

@@ -1,6 +1,13 @@
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { CredentialsRejectedError, type PlanOp, TargetError } from '../../connectors/types.ts';
+import type { AutotaskState } from '../../connectors/autotask/state.ts';
+import {
+  CredentialsRejectedError,
+  type DesiredState,
+  type PlanOp,
+  TargetError,
+} from '../../connectors/types.ts';
+import { emptyLedger } from '../../src/billing/types.ts';
 import {
   API,
   nockConnector as connector,
@@ -56,26 +63,44 @@ describe('autotask connector apply', () => {
     expect(scope.isDone()).toBe(true);
   });
 
-  it('posts the delta against the re-read units and moves it a day on a same-day clash', async () => {
+  it('posts the delta against the re-read units, dated the effective date', async () => {
     const posted: unknown[] = [];
     const scope = nock(ZONE)
       .post(Q('ContractServiceUnits'))
       .reply(200, { items: [unitsRow(1)] })
-      .post(`${API}/ContractServiceAdjustments`)
-      .reply(500, { errors: ['duplicate data into contract_service_period'] })
       .post(`${API}/ContractServiceAdjustments`, (b) => posted.push(b) > 0)
       .reply(200, { itemId: 31 });
     const result = await connector().apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
-    expect(result).toEqual({ itemId: 31, unitChange: 2, effectiveDate: '2025-03-11' });
+    expect(result).toEqual({ itemId: 31, unitChange: 2, effectiveDate: '2025-03-10' });
     expect(posted).toEqual([
-      expect.objectContaining({
+      {
         contractID: 77,
         contractServiceID: 900,
         serviceID: 5,
         unitChange: 2,
-        effectiveDate: '2025-03-11',
-      }),
+        effectiveDate: '2025-03-10',
+        adjustedUnitPrice: 10,
+        adjustedUnitCost: 8,
+      },
     ]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('leaves a same-day clash pending for the next day’s run instead of moving it (was: to the next free day)', async () => {
+    const dates: string[] = [];
+    const scope = nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [unitsRow(1)] })
+      .post(`${API}/ContractServiceAdjustments`)
+      .reply((_uri, body) => {
+        dates.push((body as { effectiveDate: string }).effectiveDate);
+        return [500, { errors: ['duplicate data into contract_service_period'] }];
+      });
+    const c = connector();
+    const result = await c.apply(adjustOp(), new Map([['cs:c1:p1', 900]]));
+    expect(result).toEqual({ itemId: null, unitChange: 2, effectiveDate: '2025-03-10', pending: true });
+    // One try, on the planned day only: nothing is ever dated after it.
+    expect(dates).toEqual(['2025-03-10']);
     expect(scope.isDone()).toBe(true);
   });
 
@@ -87,19 +112,17 @@ describe('autotask connector apply', () => {
     expect(result).toMatchObject({ unitChange: 0 });
   });
 
-  it('gives up with a TargetError after six shifted days', async () => {
+  it('fails the op, classified permanent, on any other refusal of an adjustment', async () => {
     nock(ZONE)
       .post(Q('ContractServiceUnits'))
       .reply(200, { items: [] })
       .post(`${API}/ContractServiceAdjustments`)
-      .times(7)
-      .reply(500, { errors: ['duplicate data into contract_service_period'] });
-    const err = (await connector()
-      .apply(adjustOp(), new Map([['cs:c1:p1', 900]]))
-      .catch((e) => e)) as TargetError;
+      .reply(500, { errors: ['Units cannot be less than 0'] });
+    const c = connector();
+    const err = (await c.apply(adjustOp(), new Map([['cs:c1:p1', 900]])).catch((e) => e)) as TargetError;
     expect(err).toBeInstanceOf(TargetError);
-    expect(err.message).toContain('2025-03-10 to 2025-03-16');
-    expect(connector().classify(err).kind).toBe('permanent');
+    expect(err.message).toContain('Units cannot be less than 0');
+    expect(c.classify(err).kind).toBe('permanent');
   });
 
   it('fails an op whose prerequisite did not run', async () => {
@@ -155,18 +178,73 @@ describe('autotask connector verify', () => {
   });
 });
 
+const fields = (periodTypes: { value: number; label: string; isActive?: boolean }[]) => ({
+  fields: [
+    { name: 'id', isPickList: false, picklistValues: null },
+    { name: 'periodType', isPickList: true, picklistValues: periodTypes },
+  ],
+});
+const LIVE_PERIODS = [
+  { value: 2, label: 'Monthly' },
+  { value: 3, label: 'Quarterly' },
+  { value: 4, label: 'Semi-Annual' },
+  { value: 5, label: 'Yearly' },
+];
+const SERVICE_FIELDS = `${API}/Services/entityInformation/fields`;
+const desired: DesiredState = {
+  accountId: 'a',
+  today: '2025-03-10',
+  timeZone: 'UTC',
+  policy: 'change-date',
+  effectiveDate: '2025-03-10',
+  customers: [{ customerId: 'c1', name: 'Contoso', microsoftTenantId: 't', currency: 'EUR', lines: [] }],
+};
+const noMapping = () => ({ customers: {}, products: {} });
+
 describe('autotask connector readState', () => {
   it('throws when a read fails instead of reporting nothing found', async () => {
     nock(ZONE)
+      .get(SERVICE_FIELDS)
+      .reply(200, fields(LIVE_PERIODS))
       .post(Q('Companies'))
       .reply(500, { errors: ['Unable to find companyName in the Companies entity.'] });
-    const desired = {
-      accountId: 'a',
-      effectiveDate: '2025-03-10',
-      customers: [{ customerId: 'c1', name: 'Contoso', microsoftTenantId: 't', currency: 'EUR', lines: [] }],
-    };
-    await expect(connector().readState(desired, { customers: {}, products: {} })).rejects.toThrow(
+    await expect(connector().readState(desired, noMapping(), emptyLedger())).rejects.toThrow(
       /Unable to find companyName/,
     );
+  });
+
+  it('reads the Services periodType values of this instance by their labels', async () => {
+    const scope = nock(ZONE)
+      .get(SERVICE_FIELDS)
+      .reply(200, fields(LIVE_PERIODS))
+      .post(Q('Companies'))
+      .reply(200, { items: [{ id: 100, companyName: 'Contoso', companyType: 1, isActive: true }] })
+      .post(Q('Contracts'))
+      .reply(200, { items: [] });
+    const state = (await connector().readState(desired, noMapping(), emptyLedger())) as AutotaskState;
+    expect(state.today).toBe('2025-03-10');
+    expect(state.periodTypes).toEqual({ month: 2, year: 5 });
+    expect(state.companies.map((c) => c.id)).toEqual([100]);
+    expect(scope.isDone()).toBe(true);
+  });
+
+  it('refuses to go on when the instance lists no active Monthly and Yearly periodType', async () => {
+    nock(ZONE)
+      .get(SERVICE_FIELDS)
+      .reply(
+        200,
+        fields([
+          { value: 2, label: 'Monthly' },
+          { value: 5, label: 'Yearly', isActive: false },
+        ]),
+      )
+      .post(Q('Companies'))
+      .reply(200, { items: [] })
+      .post(Q('Contracts'))
+      .reply(200, { items: [] });
+    const c = connector();
+    const err = (await c.readState(desired, noMapping(), emptyLedger()).catch((e) => e)) as Error;
+    expect(err.message).toMatch(/no active "Monthly" and "Yearly" periodType/);
+    expect(c.classify(err).kind).toBe('permanent');
   });
 });

@@ -4,7 +4,9 @@ import {
   contractStart,
   cutName,
   decimalToNumber,
+  markedProduct,
   serviceBody,
+  serviceName,
 } from '../../connectors/autotask/mappers.ts';
 import { AutotaskSettings } from '../../connectors/autotask/schemas.ts';
 
@@ -12,15 +14,17 @@ const settings = AutotaskSettings.parse({ serviceBillingCodeId: 29682801, contra
 const money = (amount: string) => ({ amount, currency: 'EUR' });
 
 describe('autotask mappers', () => {
-  it('maps a desired line to a monthly Service with numeric prices', () => {
+  it('maps a desired line to a monthly Service with numeric prices and the instance’s periodType', () => {
     const body = serviceBody(
       {
         productId: 'p-1',
         productName: '  Microsoft 365 E3  ',
+        period: 'month',
         unitPrice: money('31.20'),
         unitCost: money('26.0000'),
       },
       settings,
+      { periodType: 2 },
     );
     expect(body).toEqual({
       name: 'Microsoft 365 E3',
@@ -28,10 +32,58 @@ describe('autotask mappers', () => {
       invoiceDescription: 'Microsoft 365 E3',
       unitPrice: 31.2,
       unitCost: 26,
-      periodType: 1,
+      periodType: 2,
       billingCodeID: 29682801,
       isActive: true,
     });
+    expect(markedProduct(body.description)).toBe('p-1');
+  });
+
+  it('maps a yearly line to a Service of its own at 12 months’ price, marked with the product', () => {
+    const line = {
+      productId: 'p-1',
+      productName: 'Microsoft 365 E3',
+      period: 'year' as const,
+      unitPrice: money('31.20'),
+      unitCost: money('26.0000'),
+    };
+    const body = serviceBody(line, settings, { periodType: 5, vendorCompanyId: 300 });
+    expect(body).toEqual({
+      name: 'Microsoft 365 E3 (yearly)',
+      description: 'SpinPanel product p-1 (yearly)',
+      invoiceDescription: 'Microsoft 365 E3 (yearly)',
+      unitPrice: 374.4,
+      unitCost: 312,
+      periodType: 5,
+      billingCodeID: 29682801,
+      isActive: true,
+      vendorCompanyID: 300,
+    });
+    expect(markedProduct(body.description)).toBe('p-1');
+    expect(serviceName('x'.repeat(150), 'year')).toBe(`${'x'.repeat(91)} (yearly)`);
+  });
+
+  it('takes the price the plan pushes (mark-up applied) and SpinPanel’s amounts only where it has none', () => {
+    const line = {
+      productId: 'p-1',
+      productName: 'E3',
+      period: 'month' as const,
+      unitPrice: money('31.20'),
+      unitCost: money('26.00'),
+    };
+    expect(
+      serviceBody(line, settings, { periodType: 2, price: { unitPrice: 28.6, unitCost: 26 } }),
+    ).toMatchObject({ unitPrice: 28.6, unitCost: 26 });
+    expect(
+      serviceBody(line, settings, { periodType: 2, price: { unitPrice: null, unitCost: null } }),
+    ).toMatchObject({ unitPrice: 31.2, unitCost: 26 });
+  });
+
+  it('reads the product of a marker only from a description that starts with it', () => {
+    expect(markedProduct('SpinPanel product p-9 (yearly)')).toBe('p-9');
+    expect(markedProduct('Our own E3. SpinPanel product p-9')).toBeUndefined();
+    expect(markedProduct('SpinPanel product ')).toBeUndefined();
+    expect(markedProduct(null)).toBeUndefined();
   });
 
   it('cuts names at 100 characters without splitting a surrogate pair', () => {
