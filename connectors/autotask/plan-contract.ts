@@ -73,18 +73,22 @@ function viewLine(cs: ContractService, env: PlanEnv, day: string, start: string)
   const row = rowOn(rows, day);
   const units = row?.units ?? 0;
   const listed = cs.adjustedPrice ?? cs.unitPrice ?? null;
-  // Where Autotask bills it: a units row whose amount is neither the contract service's rate nor the rate for
-  // all its units (NOTES.md: a live row carries units × rate) bills another price, which the plan then sets.
-  let unitPrice = listed;
+  // Where Autotask bills it: a units row carries the row's amount (units × rate on a live tenant, the rate on
+  // others; NOTES.md (b)). One that is neither for the listed rate is reported, never guessed from.
   const amount = row?.price;
   if (
     typeof amount === 'number' &&
+    typeof listed === 'number' &&
     units > 0 &&
     !samePrice(amount, listed) &&
-    !samePrice(amount / units, listed)
+    !samePrice(amount, listed * units)
   ) {
-    unitPrice = Math.round((amount / units) * 100) / 100;
+    env.notices.push({
+      kind: 'price-mismatch',
+      message: `Autotask bills contract service ${cs.id} at ${amount} for ${units} unit(s) today, not its listed ${listed} per unit; check the contract's price adjustments`,
+    });
   }
+  const unitPrice = listed;
   const days = [env.desired.today, monthStart(env.desired.today)];
   return {
     id: cs.id,
@@ -200,12 +204,9 @@ function planChange(change: LineChange, t: Target, env: PlanEnv): void {
     id,
     line: { customerId: owner.customerId, productId: change.productId, period: change.period, container },
   });
-  let adopted = false;
-  const adopt = (): LedgerEntry[] => {
-    if (!e || !change.adopt || adopted) return [];
-    adopted = true;
-    return [ownership(e.id as number, t.ref)];
-  };
+  // A line the sync takes over (its own item, or its managed contract) is the sync's from now on, whether or
+  // not anything changes on it this run: so it is retired when its customer cancels.
+  if (e && change.adopt && change.action !== 'held') env.ledger_.push(ownership(e.id as number, t.ref));
   if (e && change.price.set && change.price.pushed !== null) {
     const op: AutotaskOp = {
       key: `price:${change.key}`,
@@ -213,7 +214,6 @@ function planChange(change: LineChange, t: Target, env: PlanEnv): void {
       customerId: owner.customerId,
       summary: `${change.productName} for ${owner.name}: price ${change.price.current ?? '—'} → ${change.price.pushed} ${owner.currency} per ${change.period}`,
       needs: [...t.prereq],
-      ledger: adopt(),
       data: {
         contractId: t.ref as number,
         contractServiceId: e.id as number,
@@ -259,7 +259,7 @@ function planChange(change: LineChange, t: Target, env: PlanEnv): void {
       env.ops.cs.push(op);
       opKeys.push(op.key);
       csRef = { ref: key };
-    } else ledger.push(...adopt());
+    }
     ledger.push({ kind: 'adjustment', lineId: csRef, day: change.post.date });
     const { delta, date } = change.post;
     const before = change.before ?? 0;

@@ -279,7 +279,6 @@ export function reconOf(
   opKeys: string[],
 ): ReconLine[] {
   const common = {
-    productId: change.productId,
     period: change.period,
     targetUnitsBefore: change.before,
     targetUnitsAfter: change.post ? change.after : (change.before ?? 0),
@@ -297,6 +296,7 @@ export function reconOf(
         ...common,
         customerId: change.owner.customerId,
         customerName: change.owner.name,
+        productId: change.productId,
         productName: change.productName,
         spinpanelSeats: 0,
       },
@@ -306,6 +306,7 @@ export function reconOf(
     ...common,
     customerId: c.customer.customerId,
     customerName: c.customer.name,
+    productId: c.line.productId,
     productName: c.line.productName,
     lineKey: c.line.key,
     spinpanelSeats: c.line.quantity,

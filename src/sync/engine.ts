@@ -165,6 +165,10 @@ export async function runSync(
     const ledgered: Connector = {
       ...connector,
       apply: async (op, results) => {
+        // A quantity change is in the ledger before it is sent: if its answer is lost and the target's rows do
+        // not show it yet, the next run still sees that the line was changed that day and does not send it again.
+        const intent = (op.ledger ?? []).filter((e) => e.kind === 'adjustment');
+        await writeLedger(deps.store, req.accountId, req.linkId, intent, results);
         const result = await connector!.apply(op, results);
         await recordOp(deps.store, req.accountId, req.linkId, op, result, results);
         if ((result as { pending?: unknown } | null)?.pending === true) {

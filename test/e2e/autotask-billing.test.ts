@@ -273,7 +273,7 @@ describe('Autotask connector billing against the sandbox', () => {
   // service's rate nor rate × units is taken as a total and divided by the units. The sandbox's row keeps billing
   // the 12.50 per seat its adjustment carried after the PATCH of adjustedPrice, so the plan reads 12.50 / 5 = 2.50
   // and sets the price again on every run ("price 2.5 → 13.99"): a price change never converges.
-  it.fails('plans nothing once a changed price was set (no-change resync writes nothing)', async () => {
+  it('plans nothing once a changed price was set (no-change resync writes nothing)', async () => {
     const sb = await start();
     const c = connect(sb);
     const book = ledgerBook();
