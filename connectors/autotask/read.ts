@@ -134,13 +134,29 @@ export async function queryAny(
   return out;
 }
 
-/** Companies whose UDF `label` is one of `values`: one UDF per query, `in` lists of at most 500. */
+/**
+ * Companies whose UDF `label` is one of `values`: one UDF per query, `in` lists of at most 500. Autotask documents
+ * only `eq` on a UDF (NOTES.md (d)): an `in` it refuses falls back to one `eq` query per value.
+ */
 async function companiesByUdf(client: AutotaskClient, label: string, values: string[]): Promise<unknown[]> {
   const unique = [...new Set(values)];
   const out: unknown[] = [];
   for (let i = 0; i < unique.length; i += MAX_RECORDS) {
     const value = unique.slice(i, i + MAX_RECORDS);
-    out.push(...(await client.query('Companies', [{ op: 'in', field: label, value, udf: true }])));
+    try {
+      out.push(...(await client.query('Companies', [{ op: 'in', field: label, value, udf: true }])));
+    } catch (err) {
+      if (
+        !(err instanceof AutotaskError) ||
+        err.failure !== 'permanent' ||
+        err.status === 401 ||
+        err.status === 403
+      )
+        throw err;
+      for (const v of value) {
+        out.push(...(await client.query('Companies', [{ op: 'eq', field: label, value: v, udf: true }])));
+      }
+    }
   }
   return out;
 }

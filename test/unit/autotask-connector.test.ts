@@ -1,5 +1,7 @@
+import axios from 'axios';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAutotaskConnector } from '../../connectors/autotask/connector.ts';
 import type { AutotaskState } from '../../connectors/autotask/state.ts';
 import {
   CredentialsRejectedError,
@@ -246,5 +248,50 @@ describe('autotask connector readState', () => {
     const err = (await c.readState(desired, noMapping(), emptyLedger()).catch((e) => e)) as Error;
     expect(err.message).toMatch(/no active "Monthly" and "Yearly" periodType/);
     expect(c.classify(err).kind).toBe('permanent');
+  });
+});
+
+describe('autotask connector readState: tenant UDF', () => {
+  it('falls back to one eq query per tenant when Autotask refuses `in` on a user-defined field', async () => {
+    const c = createAutotaskConnector({
+      http: axios.create({ timeout: 2_000 }),
+      credentials: { userName: 'u@x', secret: 's', integrationCode: 'i' },
+      settings: { serviceBillingCodeId: 29682801, tenantIdUdf: 'Tenant' },
+      zoneLookupUrl: `${ZONE}/lookup`,
+      zoneUrl: `${ZONE}/ATServicesRest/`,
+      client: { sleep: async () => {} },
+    });
+    const two: DesiredState = {
+      ...desired,
+      customers: [
+        { customerId: 'c1', name: 'Contoso', microsoftTenantId: 't1', currency: 'EUR', lines: [] },
+        { customerId: 'c2', name: 'Fabrikam', microsoftTenantId: 't2', currency: 'EUR', lines: [] },
+      ],
+    };
+    const udfFilter = (op: string) => (body: { filter?: { op: string; udf?: boolean }[] }) =>
+      body.filter?.[0]?.udf === true && body.filter[0].op === op;
+    const company = (id: number, tenant: string) => ({
+      id,
+      companyName: `Co ${id}`,
+      companyType: 1,
+      isActive: true,
+      userDefinedFields: [{ name: 'Tenant', value: tenant }],
+    });
+    const scope = nock(ZONE)
+      .get(SERVICE_FIELDS)
+      .reply(200, fields(LIVE_PERIODS))
+      .post(Q('Companies'), (b) => !udfFilter('in')(b) && !udfFilter('eq')(b))
+      .reply(200, { items: [] })
+      .post(Q('Companies'), udfFilter('in'))
+      .reply(500, { errors: ['The in operator is not supported for user-defined fields'] })
+      .post(Q('Companies'), udfFilter('eq'))
+      .reply(200, { items: [company(7, 't1')] })
+      .post(Q('Companies'), udfFilter('eq'))
+      .reply(200, { items: [company(8, 't2')] })
+      .post(Q('Contracts'))
+      .reply(200, { items: [] });
+    const state = (await c.readState(two, noMapping(), emptyLedger())) as AutotaskState;
+    expect(state.companies.map((x) => x.id).sort()).toEqual([7, 8]);
+    expect(scope.isDone()).toBe(true);
   });
 });
