@@ -213,6 +213,9 @@ describe('privacy and data rights over the admin API', () => {
     expect(link.mapping.customers[w.sp.data.customers[0]!.id]).toEqual({ companyId: 123 });
     expect(link.excludedCustomerIds).toEqual([w.sp.data.customers[1]!.id]);
     expect(link.runs.map((r: { id: string }) => r.id)).toContain(run.id);
+    // What the sync made in Autotask, by product and customer: the ownership ledger.
+    expect(Object.keys(link.ledger.items).length).toBeGreaterThan(0);
+    expect(Object.keys(link.ledger.lines).length).toBeGreaterThan(0);
     const types = doc.audit.map((e: { type: string }) => e.type);
     for (const t of [
       'consent.granted',
@@ -231,7 +234,7 @@ describe('privacy and data rights over the admin API', () => {
       const shown =
         /^(consents|links|audit)$/.test(suffix) ||
         /^(consent|run):/.test(suffix) ||
-        /^link:[^:]+(:(mapping|exclusions|runs|credentials|lock))?$/.test(suffix) ||
+        /^link:[^:]+(:(mapping|exclusions|runs|ledger|credentials|lock))?$/.test(suffix) ||
         suffix in doc.other;
       expect(shown, suffix).toBe(true);
     }
