@@ -33,9 +33,15 @@ function printRun(title: string, run: RunRecord | undefined): void {
     }
     const before = line.targetUnitsBefore ?? 0;
     const delta = line.targetUnitsAfter - before;
-    const change = delta === 0 ? 'in step' : `adjusted ${delta > 0 ? '+' : ''}${delta}`;
+    const change =
+      line.action === 'pending' || line.action === 'held'
+        ? `${line.action}: ${line.reason ?? ''}`
+        : delta === 0
+          ? 'in step'
+          : `adjusted ${delta > 0 ? '+' : ''}${delta}${line.effectiveDate ? ` from ${line.effectiveDate}` : ''}`;
+    const name = `${line.productName}${line.period === 'year' ? ' (yearly)' : ''}`;
     out(
-      `     ${line.productName.padEnd(42).slice(0, 42)} SpinPanel ${String(line.spinpanelSeats).padStart(4)} · ` +
+      `     ${name.padEnd(42).slice(0, 42)} SpinPanel ${String(line.spinpanelSeats).padStart(4)} · ` +
         `Autotask ${String(before).padStart(4)} → ${String(line.targetUnitsAfter).padStart(4)}  ${change}`,
     );
   }
@@ -52,7 +58,11 @@ export async function runDemo(): Promise<void> {
   const redis = await ensureRedis(env.REDIS_URL ?? 'redis://127.0.0.1:6379', path.resolve('.data/redis'));
   if (redis.started) out(`(no Redis answered; started a private redis-server at ${redis.url})`);
   const spinpanel = await startSpinPanelSandbox({ seed: 7, customers: 3, subscriptionsPerCustomer: 3 });
+  // The demo's clock: seat changes are shown "the next day" (a line takes one change per day).
+  let offset = 0;
+  const now = () => Date.now() + offset;
   const autotask = await startAutotaskSandbox({
+    today: () => new Date(now()).toISOString().slice(0, 10),
     companies: spinpanel.data.customers.map((c) => ({ companyName: c.name, companyType: 1 })),
   });
   const prefix = `demo-${randomBytes(4).toString('hex')}`;
@@ -66,7 +76,7 @@ export async function runDemo(): Promise<void> {
     SYNC_BACKOFF_MS: '200',
     LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
   });
-  const app = await createApp(config, { logger: createLogger(config.LOG_LEVEL) });
+  const app = await createApp(config, { logger: createLogger(config.LOG_LEVEL), now });
   app.startWorker(2);
   const accountId = spinpanel.data.account.id;
   const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
@@ -105,7 +115,8 @@ export async function runDemo(): Promise<void> {
     const [a, b] = [subs[0]!, subs[4]!];
     spinpanel.setQuantity(a.id, a.quantity + 3);
     spinpanel.setQuantity(b.id, Math.max(0, b.quantity - 2));
-    out(`\nIn SpinPanel: ${a.productName} +3 seats, ${b.productName} −2 seats`);
+    offset += 86_400_000;
+    out(`\nThe next day, in SpinPanel: ${a.productName} +3 seats, ${b.productName} −2 seats`);
     const second = await app.services.syncNow(admin, accountId, link.id, wait);
     printRun('second sync: only the changed seats are adjusted', second.run);
 
