@@ -26,7 +26,10 @@ import { MAX_ADJUSTMENT_SHIFT_DAYS, unitsDateFor, unitsOn } from './state.ts';
 
 export { MAX_ADJUSTMENT_SHIFT_DAYS };
 
-/** Creates whose answer was lost (timeout, reset) are looked up and, when absent, sent again this often. */
+/**
+ * Creates whose answer was lost (timeout, reset) are looked up and, when absent, sent again: at most this many
+ * sends per run attempt. The client never re-sends a create itself, and the engine does not repeat the op.
+ */
 export const MAX_CREATE_TRIES = 3;
 const DUPLICATE_PERIOD = /duplicate data into contract_service_period/i;
 
@@ -44,26 +47,35 @@ const oldest = (rows: { id: number }[]): number | undefined =>
  * no such record, so the first lookup is skipped (one run per link at a time: nobody else makes it meanwhile).
  */
 export async function ensure(
+  client: Pick<AutotaskClient, 'repeatWhileLost'>,
   what: string,
   find: () => Promise<number | undefined>,
   create: () => Promise<number | null>,
   checked = false,
 ): Promise<number> {
-  for (let tries = 1; ; tries++) {
-    const existing = checked && tries === 1 ? undefined : await find();
-    if (existing !== undefined) return existing;
-    let created: number | null;
-    try {
-      created = await create();
-    } catch (err) {
-      if (tries < MAX_CREATE_TRIES && answerLost(err)) continue;
-      throw err;
-    }
-    if (created !== null) return created;
-    const found = await find();
-    if (found !== undefined) return found;
-    throw new TargetError(`Autotask accepted the ${what} but it cannot be found`, undefined, []);
-  }
+  let first = true;
+  // Only the create's own lost answer repeats the step: a lookup that failed was already retried by the client.
+  let lost: unknown;
+  return client.repeatWhileLost(
+    async () => {
+      const existing = checked && first ? undefined : await find();
+      first = false;
+      if (existing !== undefined) return existing;
+      let created: number | null;
+      try {
+        created = await create();
+      } catch (err) {
+        if (answerLost(err)) lost = err;
+        throw err;
+      }
+      if (created !== null) return created;
+      const found = await find();
+      if (found !== undefined) return found;
+      throw new TargetError(`Autotask accepted the ${what} but it cannot be found`, undefined, []);
+    },
+    (err) => err === lost,
+    MAX_CREATE_TRIES,
+  );
 }
 
 /** An id from the plan, or the id an earlier op of this run returned. */
@@ -89,6 +101,7 @@ export function createAppliers(client: AutotaskClient) {
       return oldest(rows.filter((s) => sameServiceName(s.name, data.body.name)));
     };
     return ensure(
+      client,
       `service "${data.body.name}"`,
       find,
       () => client.create('Services', { ...data.body }),
@@ -109,7 +122,13 @@ export function createAppliers(client: AutotaskClient) {
       );
       return oldest(rows.filter((c) => c.contractNumber === number));
     };
-    return ensure(`contract ${number}`, find, () => client.create('Contracts', { ...data.body }), checked);
+    return ensure(
+      client,
+      `contract ${number}`,
+      find,
+      () => client.create('Contracts', { ...data.body }),
+      checked,
+    );
   }
 
   /** Moves the end date (PATCH sends only what changes); repeating it changes nothing. */
@@ -146,6 +165,7 @@ export function createAppliers(client: AutotaskClient) {
       invoiceDescription: data.invoiceDescription,
     };
     return ensure(
+      client,
       `service ${serviceId} on contract ${contractId}`,
       find,
       () => client.create(`Contracts/${contractId}/Services`, body),
@@ -191,34 +211,41 @@ export function createAppliers(client: AutotaskClient) {
     const fits = (shift: number) => shift <= MAX_ADJUSTMENT_SHIFT_DAYS && dayAt(shift) <= readDate;
     const tried: string[] = [];
     let shift = 0;
-    for (let tries = 1; ; tries++) {
-      // The plan's delta stands on the first try when it comes from this run's read of the same units.
-      const unitChange =
-        checked && tries === 1
-          ? data.unitChange
-          : data.targetUnits - (await unitsNow(contractServiceID, readDate));
-      if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
-      for (; fits(shift); shift++) {
-        const effectiveDate = dayAt(shift);
-        try {
-          const itemId = await client.create('ContractServiceAdjustments', {
-            contractID,
-            contractServiceID,
-            serviceID,
-            unitChange,
-            effectiveDate,
-            ...(data.adjustedUnitPrice !== undefined ? { adjustedUnitPrice: data.adjustedUnitPrice } : {}),
-            ...(data.adjustedUnitCost !== undefined ? { adjustedUnitCost: data.adjustedUnitCost } : {}),
-          });
-          return { itemId, unitChange, effectiveDate };
-        } catch (err) {
-          if (tries < MAX_CREATE_TRIES && answerLost(err)) break;
-          if (!(err instanceof AutotaskError) || !err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m)))
-            throw err;
-          tried.push(effectiveDate);
+    let first = true;
+    let lost: unknown;
+    return client.repeatWhileLost(
+      async () => {
+        // The plan's delta stands on the first try when it comes from this run's read of the same units.
+        const unitChange =
+          checked && first
+            ? data.unitChange
+            : data.targetUnits - (await unitsNow(contractServiceID, readDate));
+        first = false;
+        if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
+        for (; fits(shift); shift++) {
+          const effectiveDate = dayAt(shift);
+          try {
+            const itemId = await client.create('ContractServiceAdjustments', {
+              contractID,
+              contractServiceID,
+              serviceID,
+              unitChange,
+              effectiveDate,
+              ...(data.adjustedUnitPrice !== undefined ? { adjustedUnitPrice: data.adjustedUnitPrice } : {}),
+              ...(data.adjustedUnitCost !== undefined ? { adjustedUnitCost: data.adjustedUnitCost } : {}),
+            });
+            return { itemId, unitChange, effectiveDate };
+          } catch (err) {
+            if (answerLost(err)) {
+              // Re-read before sending again: the post may have landed.
+              lost = err;
+              throw err;
+            }
+            if (!(err instanceof AutotaskError) || !err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m)))
+              throw err;
+            tried.push(effectiveDate);
+          }
         }
-      }
-      if (!fits(shift)) {
         if (tried.length === 0) {
           throw new TargetError(
             `the adjustment of contract service ${contractServiceID} would take effect on ${data.effectiveDate}, after ${readDate} (the contract's end or the day its units are read)`,
@@ -231,8 +258,10 @@ export function createAppliers(client: AutotaskClient) {
           500,
           ['duplicate data into contract_service_period'],
         );
-      }
-    }
+      },
+      (err) => err === lost,
+      MAX_CREATE_TRIES,
+    );
   }
 
   // The "Operational" charge type's value differs per Autotask instance: read once per connector.
@@ -275,6 +304,7 @@ export function createAppliers(client: AutotaskClient) {
       );
     const body = { ...data.body, contractID: contractId, chargeType: await operationalChargeType() };
     return ensure(
+      client,
       `charge ${data.key}`,
       find,
       () => client.create(`Contracts/${contractId}/Charges`, body),

@@ -1,6 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type Method } from 'axios';
 import { isCancellation, parseRetryAfter, plainTextHint } from '../../src/net/http.ts';
+import { backoffMs, withRetry } from '../../src/net/retry.ts';
 import {
   BudgetExhaustedError,
   type Classified,
@@ -12,7 +13,7 @@ import {
 import { type BudgetOptions, endpointOf, HourlyBudget, THREADS_PER_ENDPOINT } from './limits.ts';
 import { createMemoryLimits } from './limits-memory.ts';
 
-export { isCancellation, parseRetryAfter };
+export { backoffMs, isCancellation, parseRetryAfter };
 
 import {
   type AutotaskCredentials,
@@ -156,26 +157,26 @@ export function toAutotaskError(
   );
 }
 
-/** Used when Autotask throttles without saying how long to wait. */
+/** Used when a throttled TargetError that crossed a process boundary no longer says how long to wait. */
 const DEFAULT_THROTTLE_WAIT_MS = 1000;
 
 /**
- * Decides once how a failure is handled: throttled (429, thread threshold) waits; transient (network,
- * 408, 5xx without a business message) retries; everything else — business rules, 4xx, rejected
- * credentials, programming errors — is permanent. So is a cancellation, which must never be retried; the
- * engine checks for one (and for a closed gate or a spent budget) before it asks, so a cancelled run records
- * no operation as failed.
+ * Decides once how a failure is handled, for the client's retries, the engine and the worker alike: throttled
+ * (429, thread threshold) waits — `waitMs` only when Autotask said how long, else the retry helper backs off;
+ * transient (network, 408, 5xx without a business message) retries; a cancellation is `cancelled` and a spent
+ * hourly budget `budget`, both ending the call at once; everything else — business rules, 4xx, rejected
+ * credentials, malformed answers, programming errors — is permanent.
  */
 export function classifyAutotaskError(err: unknown): Classified {
   if (isBudgetExhausted(err))
-    return { kind: 'throttled', waitMs: Math.max(0, err.retryAt - Date.now()), message: err.message };
+    return { kind: 'budget', waitMs: Math.max(0, err.retryAt - Date.now()), message: err.message };
   if (axios.isAxiosError(err) && !axios.isCancel(err))
     err = toAutotaskError(err, err.config?.method ?? '', '');
   const message = err instanceof Error ? err.message : String(err);
-  if (isCancellation(err)) return { kind: 'permanent', message };
+  if (isCancellation(err)) return { kind: 'cancelled', message };
   if (err instanceof AutotaskError) {
-    return err.failure === 'throttled'
-      ? { kind: 'throttled', waitMs: err.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS, message }
+    return err.failure === 'throttled' && err.retryAfterMs !== undefined
+      ? { kind: 'throttled', waitMs: err.retryAfterMs, message }
       : { kind: err.failure, message };
   }
   // A TargetError that crossed a process boundary keeps its name, status and messages.
@@ -186,12 +187,6 @@ export function classifyAutotaskError(err: unknown): Classified {
     return kind === 'throttled' ? { kind, waitMs: DEFAULT_THROTTLE_WAIT_MS, message } : { kind, message };
   }
   return { kind: 'permanent', message };
-}
-
-/** 200 ms·2^n with jitter, capped at 5 s. */
-export function backoffMs(n: number, random: () => number = Math.random): number {
-  const base = Math.min(5000, 200 * 2 ** n);
-  return Math.round(base / 2 + (random() * base) / 2);
 }
 
 /**
@@ -342,6 +337,25 @@ export class AutotaskClient {
     return ItemIdResponse.safeParse(data).data?.itemId ?? body.id;
   }
 
+  /**
+   * Repeats a connector step whose write may have landed without an answer (`lost`), at most `tries` times in
+   * all, under the same retry helper, signal and sleep as requests. The step must look up before it writes again.
+   * Its requests keep their own retries and only a lost write repeats the step, so retries never stack; any other
+   * failure leaves the step as it is, for the engine to classify.
+   */
+  repeatWhileLost<T>(step: () => Promise<T>, lost: (err: unknown) => boolean, tries: number): Promise<T> {
+    return withRetry(step, {
+      classify: (err) => ({
+        kind: lost(err) ? 'transient' : 'permanent',
+        message: err instanceof Error ? err.message : String(err),
+      }),
+      attempts: tries,
+      signal: this.opts.signal,
+      sleep: this.sleep,
+      random: this.opts.random,
+    });
+  }
+
   /** Entity requests this client sent to Autotask (refused ones too): each counts against the hourly budget. */
   get requestsSent(): number {
     return this.sent;
@@ -373,9 +387,10 @@ export class AutotaskClient {
   }
 
   /**
-   * One request with the retry policy: throttled answers are waited out without counting attempts (a wait
-   * longer than `maxInlineWaitMs`, or the hourly budget spent, ends the run for later instead);
-   * transient failures are retried only when the request is idempotent.
+   * One request under the retry helper and `classifyAutotaskError`: throttled answers are waited out without
+   * counting attempts; a wait longer than `maxInlineWaitMs`, or the hourly budget spent, ends the run for later
+   * instead (BudgetExhaustedError); transient failures are retried only when the request is idempotent. This is
+   * the only retry of an Autotask request: nothing above it retries the same request again.
    */
   private async send(
     method: Method,
@@ -402,52 +417,46 @@ export class AutotaskClient {
         headers.ImpersonationResourceId = String(credentials.impersonationResourceId);
       }
     }
-    const maxAttempts = this.opts.maxAttempts ?? 4;
-    const maxWaits = this.opts.maxThrottleWaits ?? 20;
     const maxInline = this.opts.maxInlineWaitMs ?? 30_000;
-    let attempts = 0;
-    let waits = 0;
-    for (;;) {
-      let error: AutotaskError;
-      try {
-        signal?.throwIfAborted();
+    return withRetry(
+      async () => {
         if (o.paced) await this.budget.beforeRequest(signal);
-        return await this.attempt(o.endpoint, {
-          method,
-          url,
-          data: o.body,
-          params: o.params,
-          headers,
-          signal,
-          ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
-        });
-      } catch (err) {
-        // Cancellation and anything the gate throws (e.g. consent revoked) pass through untouched.
-        if (isCancellation(err) || !axios.isAxiosError(err)) throw err;
-        error = toAutotaskError(err, method.toUpperCase(), label, credentials.secret);
-      }
-      let wait: number;
-      if (error.failure === 'throttled') {
-        if (error.targetMessages.some((m) => HOURLY_TEXT.test(m))) throw await this.spent(error);
-        wait = error.retryAfterMs ?? backoffMs(waits, this.opts.random);
-        if (wait > maxInline) {
-          throw new BudgetExhaustedError(
-            `${error.message}; Autotask asks to wait ${Math.round(wait / 1000)} s`,
-            this.now() + wait,
-            { cause: error },
-          );
+        try {
+          return await this.attempt(o.endpoint, {
+            method,
+            url,
+            data: o.body,
+            params: o.params,
+            headers,
+            signal,
+            ...(this.opts.timeoutMs ? { timeout: this.opts.timeoutMs } : {}),
+          });
+        } catch (err) {
+          // Cancellation and anything the gate throws (e.g. consent revoked) pass through untouched.
+          if (isCancellation(err) || !axios.isAxiosError(err)) throw err;
+          const error = toAutotaskError(err, method.toUpperCase(), label, credentials.secret);
+          if (error.failure !== 'throttled') throw error;
+          if (error.targetMessages.some((m) => HOURLY_TEXT.test(m))) throw await this.spent(error);
+          if (error.retryAfterMs !== undefined && error.retryAfterMs > maxInline) {
+            throw new BudgetExhaustedError(
+              `${error.message}; Autotask asks to wait ${Math.round(error.retryAfterMs / 1000)} s`,
+              this.now() + error.retryAfterMs,
+              { cause: error },
+            );
+          }
+          throw error;
         }
-        if (waits >= maxWaits) throw error;
-        waits++;
-      } else if (error.failure === 'transient' && o.idempotent) {
-        attempts++;
-        if (attempts >= maxAttempts) throw error;
-        wait = backoffMs(attempts - 1, this.opts.random);
-      } else {
-        throw error;
-      }
-      await this.sleep(wait, signal);
-    }
+      },
+      {
+        classify: classifyAutotaskError,
+        // A create that failed transiently may have happened: the connector looks it up instead.
+        attempts: o.idempotent ? (this.opts.maxAttempts ?? 4) : 1,
+        maxThrottleWaits: this.opts.maxThrottleWaits ?? 20,
+        signal,
+        sleep: this.sleep,
+        random: this.opts.random,
+      },
+    );
   }
 
   /** One try on the wire, holding one of the endpoint's thread slots (none for the zone lookup). */

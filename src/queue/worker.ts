@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import { isBudgetExhausted } from '../../connectors/types.ts';
 import { GateClosedError } from '../consent/gate.ts';
 import { type EngineDeps, RunCancelledError, runSync } from '../sync/engine.ts';
+import { isRunFailedPermanently } from '../sync/failure.ts';
 import { subscribeCancels } from './cancel.ts';
 import { parseJob } from './catalog.ts';
 import { tryLock } from './lock.ts';
@@ -94,6 +95,11 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
           log.info({ retryAt: new Date(error.retryAt).toISOString() }, 'run deferred: target budget spent');
           await job.moveToDelayed(error.retryAt, token);
           throw new DelayedError();
+        }
+        if (isRunFailedPermanently(error)) {
+          // Every attempt would fail the same way (a rejected key, an unreadable answer): end the job now.
+          log.warn({ err: error.message, attempt: job.attemptsMade + 1 }, 'run failed permanently');
+          throw new UnrecoverableError(error.message);
         }
         if (!(error instanceof UnrecoverableError)) {
           log.warn({ err: (error as Error).message, attempt: job.attemptsMade + 1 }, 'run failed');

@@ -1,5 +1,7 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosInstance } from 'axios';
+import { RollingWindowPacer } from '../net/pacer.ts';
+import { withRetry } from '../net/retry.ts';
 import { classifySpinPanelError, isCancellation, SpinPanelError, toSpinPanelError } from './errors.ts';
 
 export { classifySpinPanelError, SpinPanelError } from './errors.ts';
@@ -12,8 +14,18 @@ export interface SpinPanelClientOptions {
   pageSize?: number;
   /** How many 429/503 `Retry-After` waits one request may sit out before it gives up. @defaultValue 5 */
   maxThrottleWaits?: number;
+  /** Tries of one request on transient failures (5xx, network, timeouts), the first included. @defaultValue 4 */
+  maxAttempts?: number;
+  /**
+   * Requests this client starts in any rolling minute. @defaultValue 600 — SpinPanel's documented limit per
+   * API key. Counted per client, so per process: runs of one key in several processes are not paced together.
+   */
+  requestsPerMinute?: number;
   /** Injected so tests do not wait in real time. */
   sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  /** The pacer's clock. */
+  now?: () => number;
   /** Aborts in-flight requests and throttle waits (run cancelled, consent revoked). */
   signal?: AbortSignal;
 }
@@ -33,8 +45,11 @@ interface Page {
 export class SpinPanelClient {
   private readonly pageSize: number;
   private readonly maxThrottleWaits: number;
+  private readonly maxAttempts: number;
   private readonly sleep: (ms: number) => Promise<void>;
+  private readonly random: (() => number) | undefined;
   private readonly signal: AbortSignal | undefined;
+  private readonly pacer: RollingWindowPacer;
 
   constructor(
     private readonly http: AxiosInstance,
@@ -46,9 +61,17 @@ export class SpinPanelClient {
     }
     this.pageSize = pageSize;
     this.maxThrottleWaits = opts.maxThrottleWaits ?? 5;
+    this.maxAttempts = opts.maxAttempts ?? 4;
+    this.random = opts.random;
     this.signal = opts.signal;
     // The default wait ends early when the run is cancelled.
     this.sleep = opts.sleep ?? ((ms) => delay(ms, undefined, { signal: this.signal }));
+    this.pacer = new RollingWindowPacer({
+      limit: opts.requestsPerMinute ?? 600,
+      windowMs: 60_000,
+      now: opts.now,
+      sleep: (ms) => this.sleep(ms),
+    });
   }
 
   getAccount(): Promise<unknown> {
@@ -93,23 +116,33 @@ export class SpinPanelClient {
     return items;
   }
 
-  /** One GET; sits out 429/503 `Retry-After` up to `maxThrottleWaits` times, throws everything else. */
-  private async get(path: string, params?: Params): Promise<unknown> {
-    for (let waits = 0; ; waits++) {
-      try {
-        const res = await this.http.get(path, { params: dropUndefined(params), signal: this.signal });
-        return res.data;
-      } catch (err) {
-        // Cancellation and anything the gate throws (e.g. consent revoked) pass through untouched.
-        if (isCancellation(err) || !axios.isAxiosError(err)) throw err;
-        const error = toSpinPanelError('GET', path, err);
-        const c = classifySpinPanelError(error);
-        if (c.kind !== 'throttled' || waits >= this.maxThrottleWaits) throw error;
-        await this.sleep(c.waitMs ?? 0);
-        // The wait may have outlived the run: do not send another request for a cancelled one.
-        this.signal?.throwIfAborted();
-      }
-    }
+  /**
+   * One paced GET under the retry helper and `classifySpinPanelError`: sits out 429/503 `Retry-After` up to
+   * `maxThrottleWaits` times, retries transient failures with backoff up to `maxAttempts`, throws everything else.
+   * A page is a plain read, so repeating it is always safe.
+   */
+  private get(path: string, params?: Params): Promise<unknown> {
+    return withRetry(
+      async () => {
+        await this.pacer.take(this.signal);
+        try {
+          const res = await this.http.get(path, { params: dropUndefined(params), signal: this.signal });
+          return res.data;
+        } catch (err) {
+          // Cancellation and anything the gate throws (e.g. consent revoked) pass through untouched.
+          if (isCancellation(err) || !axios.isAxiosError(err)) throw err;
+          throw toSpinPanelError('GET', path, err);
+        }
+      },
+      {
+        classify: classifySpinPanelError,
+        attempts: this.maxAttempts,
+        maxThrottleWaits: this.maxThrottleWaits,
+        signal: this.signal,
+        sleep: (ms) => this.sleep(ms),
+        random: this.random,
+      },
+    );
   }
 }
 

@@ -21,7 +21,7 @@ export interface SpinPanelErrorFields {
   title: string;
   detail?: string;
   type?: string;
-  /** True for failures worth retrying later: 5xx, 408, network. */
+  /** True for failures worth retrying: 5xx, 408, 429, network and timeouts. */
   transient: boolean;
   /** Parsed `Retry-After`, when the response carried one. */
   retryAfterMs?: number;
@@ -121,12 +121,14 @@ export function toSpinPanelError(method: string, path: string, err: AxiosError):
 const DEFAULT_THROTTLE_WAIT_MS = 1000;
 
 /**
- * Decides once how a SpinPanel failure is handled: throttled (429, or 503 that says when to come back) waits;
- * transient (other 5xx, 408, network) retries with backoff; everything else — 4xx, invalid data, programming
+ * Decides once how a SpinPanel failure is handled, for the client's retries and the engine alike: throttled
+ * (429, or 503 that says when to come back) waits; transient (other 5xx, 408, network, timeouts) retries with
+ * backoff; a cancellation is `cancelled`; everything else — 401 and other 4xx, malformed answers, programming
  * errors — is permanent.
  */
 export function classifySpinPanelError(err: unknown): Classified {
   const message = err instanceof Error ? err.message : String(err);
+  if (isCancellation(err)) return { kind: 'cancelled', message };
   if (!isSpinPanelError(err)) return { kind: 'permanent', message };
   if (err.status === 429)
     return { kind: 'throttled', waitMs: err.retryAfterMs ?? DEFAULT_THROTTLE_WAIT_MS, message };

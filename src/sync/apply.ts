@@ -1,4 +1,3 @@
-import { setTimeout as delay } from 'node:timers/promises';
 import {
   type ApplyResults,
   BudgetExhaustedError,
@@ -18,9 +17,6 @@ export interface ApplyOptions {
    * cap each endpoint; this only lets independent operations overlap. @defaultValue 1
    */
   concurrency?: number;
-  /** Tries of one operation on transient or throttled failures. @defaultValue 3 */
-  opAttempts?: number;
-  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
 }
 
 /** Where the outcome goes: the run record's counters and error list. */
@@ -41,10 +37,11 @@ const laneOf = (op: PlanOp) => op.lane ?? (op.customerId ? `customer:${op.custom
 
 /**
  * Applies a plan. An operation starts once every op it `needs` is done and every earlier op of its lane has
- * finished; up to `concurrency` run at once. An op whose need failed is skipped. A permanent failure is
- * recorded and the rest goes on; a transient or throttled one is retried (apply is idempotent: it re-reads or
- * looks up before writing), and when it persists the run ends with it — after the ops in flight have settled,
- * so their effects are recorded — for the queue to retry the run.
+ * finished; up to `concurrency` run at once. An op whose need failed is skipped. Each op is applied once: its
+ * requests were already retried by the connector's client, so a failure here is what it means for the plan
+ * (`failureOf`). A permanent one is recorded and the rest goes on; anything else ends the run — after the ops
+ * in flight have settled, so their effects are recorded — for the queue to retry or resume it (apply is
+ * idempotent: it re-reads or looks up before writing).
  */
 export async function applyOps(
   connector: Connector,
@@ -101,14 +98,13 @@ export async function applyOps(
     busyLanes.add(lane);
     const task = (async () => {
       try {
-        results.set(op.key, await applyWithRetry(connector, op, results, opts));
+        results.set(op.key, await connector.apply(op, results));
         sink.applied[op.kind] = (sink.applied[op.kind] ?? 0) + 1;
       } catch (error) {
         failed.add(op.key);
-        const verdict = stopsTheRun(error, opts.signal) ? undefined : connector.classify(error);
-        if (verdict?.kind === 'permanent')
-          sink.errors.push({ opKey: op.key, kind: op.kind, message: verdict.message });
-        else stop ??= { error };
+        const outcome = stopsTheRun(error, opts.signal) ? { stop: error } : failureOf(connector, error);
+        if ('record' in outcome) sink.errors.push({ opKey: op.key, kind: op.kind, message: outcome.record });
+        else stop ??= { error: outcome.stop };
       } finally {
         busyLanes.delete(lane);
         finished.add(op.key);
@@ -145,38 +141,28 @@ export async function applyOps(
 /** How long a run that stays throttled waits before it resumes, at least. */
 export const THROTTLE_DEFER_MS = 60_000;
 
-async function applyWithRetry(
-  connector: Connector,
-  op: PlanOp,
-  results: ApplyResults,
-  opts: ApplyOptions,
-): Promise<unknown> {
-  const attempts = Math.max(1, opts.opAttempts ?? 3);
-  const sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await connector.apply(op, results);
-    } catch (error) {
-      if (stopsTheRun(error, opts.signal)) throw error;
-      const verdict = connector.classify(error);
-      if (verdict.kind === 'permanent') throw error;
-      if (attempt >= attempts) {
-        // Still throttled after the client's waits and ours: the target wants a longer pause. The run is deferred
-        // (the queue delays it without spending an attempt) rather than failed into a retry.
-        if (verdict.kind === 'throttled') {
-          const retryAt = Date.now() + Math.max(verdict.waitMs ?? 0, THROTTLE_DEFER_MS);
-          throw new BudgetExhaustedError(
-            `still throttled after ${attempts} tries: ${verdict.message}`,
-            retryAt,
-            {
-              cause: error,
-            },
-          );
-        }
-        throw error;
-      }
-      const backoff = 250 * 2 ** (attempt - 1) * (0.5 + Math.random() / 2);
-      await sleep(Math.min(verdict.waitMs ?? backoff, 30_000), opts.signal);
-    }
+/**
+ * What an op's failure means for the plan, asked once the client has retried and waited all it will:
+ * permanent → recorded against the op, the plan goes on; still throttled → the run is deferred (the queue
+ * delays it without spending an attempt); transient, cancelled or budget → the run ends with it, and a
+ * transient failure fails the run so the queue retries the whole run.
+ */
+function failureOf(connector: Connector, error: unknown): { record: string } | { stop: unknown } {
+  const verdict = connector.classify(error);
+  switch (verdict.kind) {
+    case 'permanent':
+      return { record: verdict.message };
+    case 'throttled':
+      return {
+        stop: new BudgetExhaustedError(
+          `still throttled after the client's waits: ${verdict.message}`,
+          Date.now() + Math.max(verdict.waitMs ?? 0, THROTTLE_DEFER_MS),
+          { cause: error },
+        ),
+      };
+    case 'transient':
+    case 'cancelled':
+    case 'budget':
+      return { stop: error };
   }
 }

@@ -1,6 +1,8 @@
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { MAX_CREATE_TRIES } from '../../connectors/autotask/apply.ts';
 import type { PlanOp } from '../../connectors/types.ts';
+import { applyOps } from '../../src/sync/apply.ts';
 import {
   API,
   nockConnector as connector,
@@ -125,6 +127,26 @@ describe('autotask apply: never a duplicate', () => {
       'on each day 2025-03-15 to 2025-03-17; a later one would not count by 2025-03-17',
     );
     expect(dates).toEqual(['2025-03-15', '2025-03-16', '2025-03-17']);
+  });
+
+  it('sends a create whose answers keep getting lost at most 3 times per run, looking up before each', async () => {
+    // Nothing above the connector repeats the op: before, the engine's 3 tries of the op made this 9 sends.
+    const scope = nock(ZONE)
+      .post(Q('Contracts'))
+      .times(10)
+      .reply(200, { items: [] })
+      .post(`${API}/Contracts`)
+      .times(10)
+      .replyWithError(timedOut());
+    const sent: string[] = [];
+    scope.on('request', (req) => sent.push(req.path.endsWith('/query') ? 'lookup' : 'create'));
+    const s = { applied: {} as Record<string, number>, errors: [] as { kind: string; message: string }[] };
+    const err = await applyOps(connector(), [createContract], s).catch((e) => e);
+    expect(err.message).toContain('timeout of 2000ms exceeded');
+    // Not the target's refusal: no op error; the run fails for the queue to retry it, which looks up first.
+    expect(s.errors).toEqual([]);
+    expect(MAX_CREATE_TRIES).toBe(3);
+    expect(sent).toEqual(['lookup', 'create', 'lookup', 'create', 'lookup', 'create']);
   });
 
   it('does not retry a create Autotask refused with a business rule', async () => {

@@ -1,3 +1,4 @@
+import { setTimeout as delay } from 'node:timers/promises';
 import axios from 'axios';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -184,7 +185,8 @@ describe('AutotaskClient', () => {
     // Too long to sit out inside a request: the run is deferred (no attempt spent) until then.
     expect(isBudgetExhausted(err2)).toBe(true);
     expect(err2.retryAt).toBe(5_000 + 3_600_000);
-    expect(classifyAutotaskError(err2).kind).toBe('throttled');
+    // A spent budget ends the call at once (no wait inside it) and defers the run.
+    expect(classifyAutotaskError(err2).kind).toBe('budget');
     expect(long.sleep).not.toHaveBeenCalled();
   });
 
@@ -335,7 +337,51 @@ describe('AutotaskClient', () => {
     setTimeout(() => controller.abort(), 50);
     const err = await pending;
     expect(axios.isCancel(err)).toBe(true);
+    expect(classifyAutotaskError(err).kind).toBe('cancelled');
     expect(sleep).not.toHaveBeenCalled();
+  });
+
+  it('sends a request Autotask refused with 401 once: rejected credentials are not retried', async () => {
+    zone();
+    const api = nock(ZONE)
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .reply(401, { errors: ['Authentication failed: invalid UserName, Secret or ApiIntegrationCode'] })
+      .post('/ATServicesRest/V1.0/Companies/query')
+      .reply(200, { items: [] });
+    const { client, sleep } = makeClient();
+    const err = await client.query('Companies', []).catch((e) => e);
+    expect(err).toBeInstanceOf(AutotaskError);
+    expect(err.status).toBe(401);
+    expect(classifyAutotaskError(err)).toEqual({
+      kind: 'permanent',
+      message:
+        'Autotask POST V1.0/Companies/query failed (401): Authentication failed: invalid UserName, Secret or ApiIntegrationCode',
+    });
+    expect(sleep).not.toHaveBeenCalled();
+    expect(api.pendingMocks()).toHaveLength(1); // the second answer was never asked for
+  });
+
+  it('ends a backoff wait at once when the client’s signal is aborted, and sends nothing more', async () => {
+    zone();
+    const controller = new AbortController();
+    const api = nock(ZONE)
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .reply(503, 'busy')
+      .post('/ATServicesRest/V1.0/Contracts/query')
+      .reply(200, { items: [] });
+    const { client } = makeClient({
+      signal: controller.signal,
+      // The real wait, aborted from outside after it started.
+      sleep: (ms, signal) => {
+        setTimeout(() => controller.abort(new Error('run cancelled')), 5);
+        return delay(ms * 1000, undefined, { signal });
+      },
+    });
+    const started = Date.now();
+    const err = await client.query('Contracts', []).catch((e) => e);
+    expect(err.name).toBe('AbortError');
+    expect(Date.now() - started).toBeLessThan(1_000);
+    expect(api.pendingMocks()).toHaveLength(1);
   });
 
   it('passes an error thrown by the gate through untouched', async () => {
@@ -391,5 +437,15 @@ describe('classifyAutotaskError', () => {
       classifyAutotaskError(made(400, ['API thread threshold of 3 threads has been exceeded'])).kind,
     ).toBe('throttled');
     expect(classifyAutotaskError(new TypeError('bug')).kind).toBe('permanent');
+  });
+
+  it('calls a cancellation cancelled and a spent budget budget, so neither is retried nor recorded as failed', () => {
+    const aborted = Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
+    expect(classifyAutotaskError(aborted).kind).toBe('cancelled');
+    expect(classifyAutotaskError(new axios.CanceledError('canceled')).kind).toBe('cancelled');
+    const spent = new BudgetExhaustedError('spent', Date.now() + 60_000);
+    const verdict = classifyAutotaskError(spent);
+    expect(verdict.kind).toBe('budget');
+    expect(verdict.waitMs).toBeGreaterThan(59_000);
   });
 });

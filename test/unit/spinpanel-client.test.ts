@@ -66,24 +66,53 @@ describe('SpinPanelClient errors', () => {
     expect(Object.values(err.cause as object).join(' ')).not.toContain(KEY);
   });
 
-  it('throws other 5xx at once, marked transient', async () => {
-    const scope = nock(ORIGIN).get('/v1/account').reply(502, 'Bad gateway', { 'Content-Type': 'text/plain' });
-    const err = (await caught(new SpinPanelClient(http()).getAccount())) as SpinPanelError;
+  it('retries a 502 with backoff, and after maxAttempts throws it marked transient', async () => {
+    const scope = nock(ORIGIN)
+      .get('/v1/account')
+      .times(3)
+      .reply(502, 'Bad gateway', { 'Content-Type': 'text/plain' });
+    const sleep = vi.fn(async (_ms: number) => {});
+    const client = new SpinPanelClient(http(), { sleep, random: () => 0.5, maxAttempts: 3 });
+    const err = (await caught(client.getAccount())) as SpinPanelError;
     expect(scope.isDone()).toBe(true);
     expect(err.transient).toBe(true);
     expect(err.message).toBe('SpinPanel GET /account failed: 502 Bad Gateway — Bad gateway');
     expect(classifySpinPanelError(err).kind).toBe('transient');
+    // 200 ms·2^n, half of it jitter (random 0.5 → 3/4).
+    expect(sleep.mock.calls).toEqual([[150], [300]]);
   });
 
-  it('throws network failures as transient', async () => {
+  it('retries network failures and timeouts, and throws the last one as transient', async () => {
     nock(ORIGIN)
       .get('/v1/account')
+      .replyWithError(Object.assign(new Error('timeout of 5000ms exceeded'), { code: 'ECONNABORTED' }))
+      .get('/v1/account')
       .replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }));
-    const err = (await caught(new SpinPanelClient(http()).getAccount())) as SpinPanelError;
+    const sleep = vi.fn(async (_ms: number) => {});
+    const err = (await caught(
+      new SpinPanelClient(http(), { sleep, maxAttempts: 2 }).getAccount(),
+    )) as SpinPanelError;
     expect(err).toBeInstanceOf(SpinPanelError);
     expect(err.status).toBeUndefined();
     expect(err.transient).toBe(true);
     expect(err.message).toContain('socket hang up');
+    expect(sleep).toHaveBeenCalledTimes(1);
+  });
+
+  it('sends a request SpinPanel refused with 401 once: a rejected key is not retried', async () => {
+    const scope = nock(ORIGIN)
+      .get('/v1/account')
+      .reply(401, { title: 'Unauthorized', status: 401, detail: 'The API key is not valid.' }, PROBLEM)
+      .get('/v1/account')
+      .reply(200, { id: 'acc' });
+    const sleep = vi.fn(async (_ms: number) => {});
+    const err = await caught(new SpinPanelClient(http(), { sleep }).getAccount());
+    expect(classifySpinPanelError(err)).toEqual({
+      kind: 'permanent',
+      message: 'SpinPanel GET /account failed: 401 Unauthorized — The API key is not valid.',
+    });
+    expect(sleep).not.toHaveBeenCalled();
+    expect(scope.pendingMocks()).toHaveLength(1);
   });
 });
 
@@ -121,12 +150,16 @@ describe('SpinPanelClient throttling', () => {
     });
   });
 
-  it('does not wait on a 503 without Retry-After: that is a transient failure', async () => {
-    nock(ORIGIN).get('/v1/account').reply(503, { title: 'Service Unavailable', status: 503 }, PROBLEM);
+  it('retries a 503 without Retry-After as a transient failure, with backoff', async () => {
+    nock(ORIGIN)
+      .get('/v1/account')
+      .reply(503, { title: 'Service Unavailable', status: 503 }, PROBLEM)
+      .get('/v1/account')
+      .reply(200, { id: 'acc' });
     const sleep = vi.fn(async (_ms: number) => {});
-    const err = await caught(new SpinPanelClient(http(), { sleep }).getAccount());
-    expect(sleep).not.toHaveBeenCalled();
-    expect(classifySpinPanelError(err).kind).toBe('transient');
+    const client = new SpinPanelClient(http(), { sleep, random: () => 0 });
+    await expect(client.getAccount()).resolves.toEqual({ id: 'acc' });
+    expect(sleep.mock.calls).toEqual([[100]]);
   });
 });
 
@@ -167,6 +200,68 @@ describe('SpinPanelClient cancellation', () => {
     });
     const err = await caught(new SpinPanelClient(instance).getAccount());
     expect(err).toBeInstanceOf(GateClosedError);
+  });
+});
+
+describe('SpinPanelClient over many requests', () => {
+  it('one 502 among many GETs no longer fails the pull', async () => {
+    // 120 customers, one per page: 120 GETs, of which the 57th is answered 502 once.
+    const customers = Array.from({ length: 120 }, (_, i) => ({ id: `c${i}` }));
+    let gets = 0;
+    nock(ORIGIN)
+      .get('/v1/customers')
+      .query(true)
+      .times(121)
+      .reply((uri) => {
+        gets++;
+        if (gets === 57) return [502, 'Bad gateway', { 'Content-Type': 'text/plain' }];
+        const at = Number(new URL(uri, ORIGIN).searchParams.get('pageToken') ?? 0);
+        const next = at + 1 < customers.length ? String(at + 1) : null;
+        return [200, { items: [customers[at]], nextPageToken: next }];
+      });
+    const sleep = vi.fn(async (_ms: number) => {});
+    const items = await new SpinPanelClient(http(), { sleep, pageSize: 1 }).listCustomers();
+    expect(items).toEqual(customers);
+    expect(gets).toBe(121);
+    expect(sleep).toHaveBeenCalledTimes(1);
+  });
+
+  it('paces itself under its requests-per-minute limit on a rolling minute', async () => {
+    let clock = 0;
+    const started: number[] = [];
+    const sleep = vi.fn(async (ms: number) => {
+      clock += ms;
+    });
+    nock(ORIGIN)
+      .get('/v1/account')
+      .times(7)
+      .reply(() => {
+        started.push(clock);
+        return [200, { id: 'acc' }];
+      });
+    const client = new SpinPanelClient(http(), { sleep, now: () => clock, requestsPerMinute: 3 });
+    for (let i = 0; i < 7; i++) await client.getAccount();
+    expect(started).toEqual([0, 0, 0, 60_000, 60_000, 60_000, 120_000]);
+    expect(sleep.mock.calls).toEqual([[60_000], [60_000]]);
+    for (const t of started)
+      expect(started.filter((u) => u >= t && u < t + 60_000).length).toBeLessThanOrEqual(3);
+  });
+
+  it('sends 600 requests a minute without waiting by default, and waits before the 601st', async () => {
+    let clock = 1_000;
+    const sleep = vi.fn(async (ms: number) => {
+      clock += ms;
+    });
+    nock(ORIGIN).get('/v1/account').times(601).reply(200, { id: 'acc' });
+    const client = new SpinPanelClient(http(), { sleep, now: () => clock });
+    for (let i = 0; i < 600; i++) {
+      await client.getAccount();
+      clock += 50; // 600 requests spread over 30 s
+    }
+    expect(sleep).not.toHaveBeenCalled();
+    await client.getAccount();
+    // The first of the 600 started at 1 000; the 601st may start a minute after it.
+    expect(sleep.mock.calls).toEqual([[61_000 - 31_000]]);
   });
 });
 

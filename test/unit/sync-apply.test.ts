@@ -63,8 +63,6 @@ const sink = () => ({
   applied: {} as Record<string, number>,
   errors: [] as { opKey?: string; kind: string; message: string }[],
 });
-const noSleep = async () => {};
-
 describe('applyOps', () => {
   it('overlaps independent ops up to the concurrency, no further', async () => {
     const f = fake({ ms: 20 });
@@ -141,47 +139,52 @@ describe('applyOps', () => {
     expect(f.stats.tries.get('contract')).toBe(1); // permanent: not retried
   });
 
-  it('retries a transient or throttled failure of an op and goes on', async () => {
-    const f = fake({ fail: { a: ['transient', 'throttled'] } });
-    const s = sink();
-    await applyOps(f.connector, [op('a'), op('b')], s, { sleep: noSleep });
-    expect(f.stats.tries.get('a')).toBe(3);
-    expect(s.applied).toEqual({ k: 2 });
-    expect(s.errors).toEqual([]);
-  });
-
-  it('ends the run when an op keeps failing transiently, after the ops in flight settled', async () => {
-    const f = fake({ ms: 10, fail: { bad: ['transient', 'transient', 'transient'] } });
+  it('applies an op once: a transient failure the client gave up on ends the run for the queue', async () => {
+    // The client already retried the op's requests; retrying here too would multiply them (3 × 4 × 5 ...).
+    const f = fake({ ms: 10, fail: { bad: ['transient', 'transient'] } });
     const ops = [
       op('bad', { customerId: 'c1' }),
       op('slow', { customerId: 'c2' }),
       op('later', { customerId: 'c1' }),
     ];
     const s = sink();
-    const err = await applyOps(f.connector, ops, s, { concurrency: 2, sleep: noSleep }).catch((e) => e);
+    const err = await applyOps(f.connector, ops, s, { concurrency: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(Flaky);
-    expect(f.stats.tries.get('bad')).toBe(3);
+    expect(err.kind).toBe('transient');
+    expect(f.stats.tries.get('bad')).toBe(1);
+    // The op in flight settled and was recorded before the run ended; nothing after it started.
     expect(f.log).toContain('end slow');
     expect(s.applied).toEqual({ k: 1 });
+    expect(s.errors).toEqual([]);
     expect(f.log).not.toContain('start later');
   });
 
-  it('defers the run instead of failing it when an op stays throttled', async () => {
-    const f = fake({ fail: { a: ['throttled', 'throttled', 'throttled'] } });
+  it('defers the run instead of failing it when an op is still throttled after the client’s waits', async () => {
+    const f = fake({ fail: { a: ['throttled', 'throttled'] } });
     const before = Date.now();
-    const err = await applyOps(f.connector, [op('a')], sink(), { sleep: noSleep }).catch((e) => e);
+    const err = await applyOps(f.connector, [op('a'), op('b')], sink()).catch((e) => e);
     expect(err).toBeInstanceOf(BudgetExhaustedError);
-    expect(err.message).toMatch(/still throttled after 3 tries/);
+    expect(err.message).toMatch(/still throttled after the client's waits: throttled failure/);
     expect(err.retryAt).toBeGreaterThanOrEqual(before + 60_000);
-    expect(f.stats.tries.get('a')).toBe(3);
+    expect(f.stats.tries.get('a')).toBe(1);
+    expect(f.log).not.toContain('start b');
   });
 
   it('stops at once, without retrying, when the budget is spent', async () => {
     const spent = new BudgetExhaustedError('budget spent', Date.now() + 60_000);
     const f = fake({ fail: { a: [spent] } });
-    const err = await applyOps(f.connector, [op('a'), op('b')], sink(), { sleep: noSleep }).catch((e) => e);
+    const err = await applyOps(f.connector, [op('a'), op('b')], sink()).catch((e) => e);
     expect(err).toBe(spent);
     expect(f.stats.tries.get('a')).toBe(1);
+    expect(f.log).not.toContain('start b');
+  });
+
+  it('stops the run without recording an op error when the connector calls the failure cancelled', async () => {
+    const f = fake({ fail: { a: ['cancelled'] } });
+    const s = sink();
+    const err = await applyOps(f.connector, [op('a'), op('b')], s).catch((e) => e);
+    expect(err).toBeInstanceOf(Flaky);
+    expect(s.errors).toEqual([]);
     expect(f.log).not.toContain('start b');
   });
 
@@ -225,31 +228,6 @@ describe('applyOps', () => {
     expect(err).toBe('consent revoked');
     expect(s.errors).toEqual([]);
     expect(classified).toEqual([]);
-  });
-
-  it('ends a backoff wait at once when the run is cancelled, and records no failure for it', async () => {
-    const controller = new AbortController();
-    const f = fake({ fail: { a: ['transient'] } });
-    const s = sink();
-    const started = Date.now();
-    const pending = applyOps(f.connector, [op('a'), op('b')], s, {
-      signal: controller.signal,
-      // The real wait: aborting it throws an AbortError, which a connector would call permanent.
-      sleep: (_ms, signal) => {
-        setTimeout(() => controller.abort('suspended'), 10);
-        return new Promise((r, fail) => {
-          const t = setTimeout(r, 5_000);
-          signal?.addEventListener('abort', () => {
-            clearTimeout(t);
-            fail(Object.assign(new Error('The operation was aborted'), { name: 'AbortError' }));
-          });
-        });
-      },
-    }).catch((e) => e);
-    expect(((await pending) as Error).name).toBe('AbortError');
-    expect(Date.now() - started).toBeLessThan(1_000);
-    expect(s.errors).toEqual([]);
-    expect(f.log).not.toContain('start b');
   });
 
   it('reports progress once per op, skipped ones included', async () => {
