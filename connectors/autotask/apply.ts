@@ -22,9 +22,7 @@ import {
   FieldsResponse,
   Service,
 } from './schemas.ts';
-import { MAX_ADJUSTMENT_SHIFT_DAYS, unitsDateFor, unitsOn } from './state.ts';
-
-export { MAX_ADJUSTMENT_SHIFT_DAYS };
+import { unitsOn } from './state.ts';
 
 /**
  * Creates whose answer was lost (timeout, reset) are looked up and, when absent, sent again: at most this many
@@ -206,11 +204,8 @@ export function createAppliers(client: AutotaskClient) {
     const contractID = resolveId(data.contractId, results);
     const contractServiceID = resolveId(data.contractServiceId, results);
     const serviceID = resolveId(data.serviceId, results);
-    const readDate = data.readDate ?? unitsDateFor(data.effectiveDate);
-    const dayAt = (shift: number) => addDays(data.effectiveDate, shift);
-    const fits = (shift: number) => shift <= MAX_ADJUSTMENT_SHIFT_DAYS && dayAt(shift) <= readDate;
-    const tried: string[] = [];
-    let shift = 0;
+    const effectiveDate = data.effectiveDate;
+    const readDate = data.readDate ?? effectiveDate;
     let first = true;
     let lost: unknown;
     return client.repeatWhileLost(
@@ -222,42 +217,31 @@ export function createAppliers(client: AutotaskClient) {
             : data.targetUnits - (await unitsNow(contractServiceID, readDate));
         first = false;
         if (unitChange === 0) return { itemId: null, unitChange: 0, effectiveDate: null };
-        for (; fits(shift); shift++) {
-          const effectiveDate = dayAt(shift);
-          try {
-            const itemId = await client.create('ContractServiceAdjustments', {
-              contractID,
-              contractServiceID,
-              serviceID,
-              unitChange,
-              effectiveDate,
-              ...(data.adjustedUnitPrice !== undefined ? { adjustedUnitPrice: data.adjustedUnitPrice } : {}),
-              ...(data.adjustedUnitCost !== undefined ? { adjustedUnitCost: data.adjustedUnitCost } : {}),
-            });
-            return { itemId, unitChange, effectiveDate };
-          } catch (err) {
-            if (answerLost(err)) {
-              // Re-read before sending again: the post may have landed.
-              lost = err;
-              throw err;
-            }
-            if (!(err instanceof AutotaskError) || !err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m)))
-              throw err;
-            tried.push(effectiveDate);
+        try {
+          const itemId = await client.create('ContractServiceAdjustments', {
+            contractID,
+            contractServiceID,
+            serviceID,
+            unitChange,
+            effectiveDate,
+            ...(data.adjustedUnitPrice !== undefined ? { adjustedUnitPrice: data.adjustedUnitPrice } : {}),
+            ...(data.adjustedUnitCost !== undefined ? { adjustedUnitCost: data.adjustedUnitCost } : {}),
+          });
+          return { itemId, unitChange, effectiveDate };
+        } catch (err) {
+          if (answerLost(err)) {
+            // Re-read before sending again: the post may have landed.
+            lost = err;
+            throw err;
           }
+          // Someone (another integration, or the MSP) changed this service on the same day: Autotask takes one
+          // adjustment per service and day, and the sync never dates one into the future. The difference is
+          // posted by the next day's first run.
+          if (err instanceof AutotaskError && err.targetMessages.some((m) => DUPLICATE_PERIOD.test(m))) {
+            return { itemId: null, unitChange, effectiveDate, pending: true };
+          }
+          throw err;
         }
-        if (tried.length === 0) {
-          throw new TargetError(
-            `the adjustment of contract service ${contractServiceID} would take effect on ${data.effectiveDate}, after ${readDate} (the contract's end or the day its units are read)`,
-            undefined,
-            [],
-          );
-        }
-        throw new TargetError(
-          `Autotask already has an adjustment of contract service ${contractServiceID} on each day ${tried[0]} to ${tried.at(-1)}; a later one would not count by ${readDate}`,
-          500,
-          ['duplicate data into contract_service_period'],
-        );
       },
       (err) => err === lost,
       MAX_CREATE_TRIES,

@@ -145,6 +145,8 @@ export type LedgerEntry =
   | { kind: 'container'; customerId: string; id: IdOrRef }
   | { kind: 'line'; id: IdOrRef; line: Omit<LedgerLine, 'container'> & { container: IdOrRef } }
   | { kind: 'adjustment'; lineId: IdOrRef; day: string }
+  /** A noted change that was certainly not sent (refused, throttled, deferred before sending). */
+  | { kind: 'forget-adjustment'; lineId: IdOrRef }
   | { kind: 'charge'; key: string; id: IdOrRef }
   | { kind: 'observed'; key: string; quantity: number; month: string }
   | { kind: 'forget-observed'; key: string };

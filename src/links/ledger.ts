@@ -105,6 +105,10 @@ export function fieldsOf(
       const id = r(entry.lineId);
       return id === undefined ? undefined : { set: [`${FIELD.adjustment}${id}`, JSON.stringify(entry.day)] };
     }
+    case 'forget-adjustment': {
+      const id = r(entry.lineId);
+      return id === undefined ? undefined : { del: `${FIELD.adjustment}${id}` };
+    }
     case 'charge': {
       const id = r(entry.id);
       return { set: [`${FIELD.charge}${entry.key}`, JSON.stringify(id ?? null)] };

@@ -1,6 +1,7 @@
 import { type Connector, type DesiredState, isBudgetExhausted } from '../../connectors/types.ts';
 import { isTimeZone, localDay } from '../billing/dates.ts';
 import { buildDesired, desiredOptions } from '../billing/desired.ts';
+import type { IdOrRef } from '../billing/types.ts';
 import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { readLedger, recordOp, writeLedger } from '../links/ledger.ts';
@@ -46,6 +47,13 @@ export interface RunRequest {
 
 export class RunCancelledError extends Error {
   override name = 'RunCancelledError';
+}
+
+/** An op's failure that proves nothing reached the target: its refusal, a throttle, a closed gate, a spent budget. */
+function certainlyNotSent(connector: Connector, error: unknown): boolean {
+  if (error instanceof GateClosedError || isBudgetExhausted(error)) return true;
+  const kind = connector.classify(error).kind;
+  return kind === 'permanent' || kind === 'throttled' || kind === 'budget';
 }
 
 /** The run's local day and time zone: the link's setting, else the SpinPanel account's, else UTC. */
@@ -169,7 +177,21 @@ export async function runSync(
         // not show it yet, the next run still sees that the line was changed that day and does not send it again.
         const intent = (op.ledger ?? []).filter((e) => e.kind === 'adjustment');
         await writeLedger(deps.store, req.accountId, req.linkId, intent, results);
-        const result = await connector!.apply(op, results);
+        let result: unknown;
+        try {
+          result = await connector!.apply(op, results);
+        } catch (error) {
+          // Refused, throttled or deferred before it was sent: certainly not made, so not noted either (a
+          // deferred run resuming the same day must not find its own unsent change "already made today").
+          if (intent.length > 0 && certainlyNotSent(connector!, error)) {
+            const forget = intent.map((e) => ({
+              kind: 'forget-adjustment' as const,
+              lineId: (e as { lineId: IdOrRef }).lineId,
+            }));
+            await writeLedger(deps.store, req.accountId, req.linkId, forget, results);
+          }
+          throw error;
+        }
         await recordOp(deps.store, req.accountId, req.linkId, op, result, results);
         if ((result as { pending?: unknown } | null)?.pending === true) {
           // The target already held a change of the line that day (one per line and day): not an error.

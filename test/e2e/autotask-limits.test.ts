@@ -12,6 +12,7 @@ import {
   AUTOTASK_CREDENTIALS,
   admin,
   autotaskUnits,
+  expectedSeats,
   isWrite,
   startWorld,
   type World,
@@ -174,12 +175,9 @@ describe('Autotask hourly budget', () => {
     await waitFor(
       async () => (await getRun(w!.app.store, w!.accountId, w!.link.id, runId)).status === 'succeeded',
     );
-    for (const s of w.sp.data.subscriptions) {
-      expect(autotaskUnits(w, s.customerId, s.productName)).toBe(
-        w.sp.data.subscriptions
-          .filter((x) => x.customerId === s.customerId && x.productName === s.productName)
-          .reduce((n, x) => n + x.quantity, 0),
-      );
+    for (const [k, seats] of expectedSeats(w)) {
+      const [customerId, serviceName] = k.split('|') as [string, string];
+      expect(autotaskUnits(w, customerId, serviceName), k).toBe(seats);
     }
     expect(w.at.db.contracts.size).toBe(3);
   });

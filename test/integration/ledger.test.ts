@@ -61,8 +61,19 @@ describe('ownership ledger in Redis', () => {
       charges: { 'SPP-1-1': 12 },
       observed: { 'id:77|id:9': { quantity: 4, month: '2026-11' } },
     });
-    await writeLedger(t.ctx, 'a1', 'l1', [{ kind: 'forget-observed', key: 'id:77|id:9' }], results);
-    expect((await readLedger(t.ctx, 'a1', 'l1')).observed).toEqual({});
+    await writeLedger(
+      t.ctx,
+      'a1',
+      'l1',
+      [
+        { kind: 'forget-observed', key: 'id:77|id:9' },
+        { kind: 'forget-adjustment', lineId: 501 },
+      ],
+      results,
+    );
+    const after = await readLedger(t.ctx, 'a1', 'l1');
+    expect(after.observed).toEqual({});
+    expect(after.adjustments).toEqual({});
     // Under the link's keys, so an unlink's purge of the link namespace takes it.
     expect(t.ctx.keys.ledger('a1', 'l1').startsWith(t.ctx.keys.link('a1', 'l1'))).toBe(true);
   });

@@ -102,31 +102,34 @@ describe('autotask apply: never a duplicate', () => {
     expect(scope.isDone()).toBe(true);
   });
 
-  it('moves a clashing adjustment on by a day, but never past the day whose units are re-read', async () => {
-    // Planned on the free day the read showed (the 15th); someone posted on the 15th to 17th since. An
-    // adjustment dated the 18th would not show in units read on the 17th: a retry, or the next run, would
-    // post it again. So the op fails, saying why, instead of posting past the 17th.
+  it('never moves a clashing adjustment to another day: Autotask’s same-day refusal leaves it pending', async () => {
+    // Someone posted on the 15th since the read. Before, the delta went to the 16th (a day ahead of today) and on;
+    // now nothing is dated after the planned day: the op answers pending, the next day's first run posts it.
     const dates: string[] = [];
     nock(ZONE)
       .post(Q('ContractServiceUnits'))
       .reply(200, { items: [unitsRow(0)] })
       .post(`${API}/ContractServiceAdjustments`)
-      .times(4)
       .reply((_uri, body) => {
-        const day = (body as { effectiveDate: string }).effectiveDate;
-        dates.push(day);
-        return day <= '2025-03-17'
-          ? [500, { errors: ['duplicate data into contract_service_period'] }]
-          : [200, { itemId: 1 }];
+        dates.push((body as { effectiveDate: string }).effectiveDate);
+        return [500, { errors: ['duplicate data into contract_service_period'] }];
       });
     const op = {
       ...adjust,
-      data: { ...(adjust.data as object), effectiveDate: '2025-03-15', readDate: '2025-03-17' },
+      data: { ...(adjust.data as object), effectiveDate: '2025-03-15', readDate: '2025-03-15' },
     };
-    await expect(connector().apply(op, new Map())).rejects.toThrow(
-      'on each day 2025-03-15 to 2025-03-17; a later one would not count by 2025-03-17',
-    );
-    expect(dates).toEqual(['2025-03-15', '2025-03-16', '2025-03-17']);
+    const result = await connector().apply(op, new Map());
+    expect(result).toMatchObject({ pending: true, effectiveDate: '2025-03-15' });
+    expect(dates).toEqual(['2025-03-15']);
+  });
+
+  it('fails an adjustment Autotask refuses for any other reason, with its words', async () => {
+    nock(ZONE)
+      .post(Q('ContractServiceUnits'))
+      .reply(200, { items: [unitsRow(0)] })
+      .post(`${API}/ContractServiceAdjustments`)
+      .reply(500, { errors: ['effectiveDate must be within the contract period'] });
+    await expect(connector().apply(adjust, new Map())).rejects.toThrow(/effectiveDate must be within/);
   });
 
   it('sends a create whose answers keep getting lost at most 3 times per run, looking up before each', async () => {
