@@ -1,10 +1,10 @@
 import { type Actor, listConsents } from '../consent/consents.ts';
 import { forbidden } from '../errors.ts';
+import { readLedger } from '../links/ledger.ts';
 import { getMapping, listLinks } from '../links/links.ts';
 import { appendAudit, readAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { scanKeys } from '../store/scan.ts';
-import { readLedger } from '../links/ledger.ts';
 import type { RunRecord } from '../sync/runs.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { getExclusions } from './exclusions.ts';

@@ -42,6 +42,11 @@ export interface RedisLimitsOptions {
   leaseMs: number;
   /** Longest pause between two tries of a waiting request. @defaultValue 50 */
   maxPollMs?: number;
+  /**
+   * The rolling window the request log covers (`record`/`usage`): Autotask budgets an hour, Business Central
+   * five minutes. The log counts in buckets of a sixtieth of it (minutes for an hour). @defaultValue 3600000
+   */
+  windowMs?: number;
   now?: () => number;
 }
 
@@ -61,7 +66,8 @@ interface Waiter {
 
 /**
  * A link's share of its target's limits, kept in Redis so every worker process sees it: a counting semaphore
- * per endpoint (a sorted set of leases) and a per-minute request log for the rolling hour.
+ * per endpoint (a sorted set of leases) and a request log for the rolling window (per minute for the default
+ * hour; `usage().byMinute` then holds buckets of a sixtieth of the window).
  *
  * Within one process, waiters of an endpoint queue up and only the first polls Redis; a release hands the slot
  * straight to that waiter (no round trip, no polling gap), up to MAX_HANDOFFS times in a row before it goes
@@ -73,6 +79,11 @@ export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
   const maxPoll = o.maxPollMs ?? 50;
   const queues = new Map<string, Waiter[]>();
   const usageKey = keys.linkUsage(accountId, linkId);
+  const windowMs = o.windowMs ?? HOUR;
+  if (!(Number.isFinite(windowMs) && windowMs >= MINUTE)) {
+    throw new RangeError(`a request log's window must be at least a minute, got ${windowMs}`);
+  }
+  const bucketMs = Math.round(windowMs / 60);
 
   const pause = (w: Waiter, ms: number, signal?: AbortSignal) =>
     new Promise<void>((done, fail) => {
@@ -165,23 +176,23 @@ export function createRedisLimits(o: RedisLimitsOptions): LinkLimits {
   }
 
   async function record() {
-    const minute = Math.floor(now() / MINUTE);
+    const bucket = Math.floor(now() / bucketMs);
     await redis
       .multi()
-      .hincrby(usageKey, String(minute), 1)
-      .pexpire(usageKey, 2 * HOUR)
+      .hincrby(usageKey, String(bucket), 1)
+      .pexpire(usageKey, 2 * windowMs)
       .exec();
   }
 
   async function usage() {
-    const since = Math.floor((now() - HOUR) / MINUTE);
+    const since = Math.floor((now() - windowMs) / bucketMs);
     const all = await redis.hgetall(usageKey);
     const byMinute: { at: number; count: number }[] = [];
     const stale: string[] = [];
     for (const [field, value] of Object.entries(all)) {
-      const minute = Number(field);
-      if (minute <= since) stale.push(field);
-      else byMinute.push({ at: minute * MINUTE, count: Number(value) });
+      const bucket = Number(field);
+      if (bucket <= since) stale.push(field);
+      else byMinute.push({ at: bucket * bucketMs, count: Number(value) });
     }
     if (stale.length > 0) await redis.hdel(usageKey, ...stale);
     byMinute.sort((a, b) => a.at - b.at);

@@ -20,7 +20,9 @@ describe('Redis link limits', () => {
   });
 
   /** One "process": its own connection and its own local waiting line, sharing only Redis. */
-  function proc(o: { leaseMs?: number; now?: () => number; linkId?: string } = {}): LinkLimits {
+  function proc(
+    o: { leaseMs?: number; now?: () => number; linkId?: string; windowMs?: number } = {},
+  ): LinkLimits {
     const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     conns.push(redis);
     return createRedisLimits({
@@ -30,6 +32,7 @@ describe('Redis link limits', () => {
       linkId: o.linkId ?? 'link-1',
       leaseMs: o.leaseMs ?? 10_000,
       now: o.now,
+      ...(o.windowMs ? { windowMs: o.windowMs } : {}),
     });
   }
 
@@ -119,5 +122,34 @@ describe('Redis link limits', () => {
     expect(Object.keys(await conns[0]!.hgetall(key))).toHaveLength(1); // the old minute was dropped
     expect(key).toContain('{acct:acct-1}'); // hash-tagged with the account's other keys
     expect(await conns[0]!.pttl(key)).toBeGreaterThan(60 * MINUTE);
+  });
+
+  it('keeps a shorter window when asked (Business Central: 5 minutes in 5-second buckets)', async () => {
+    const clock = { now: 1_000 * 60 * MINUTE };
+    const window = { now: () => clock.now, windowMs: 5 * MINUTE };
+    const [a, b] = [proc(window), proc(window)];
+    await a.record();
+    clock.now += 2_000; // the same 5-second bucket
+    await b.record();
+    clock.now += 3 * MINUTE;
+    await a.record();
+    expect(await b.usage()).toEqual({
+      count: 3,
+      byMinute: [
+        { at: 1_000 * 60 * MINUTE, count: 2 },
+        { at: 1_000 * 60 * MINUTE + 3 * MINUTE, count: 1 },
+      ],
+    });
+    clock.now += 2 * MINUTE; // the first bucket has now left the 5 minutes
+    expect((await a.usage()).count).toBe(1);
+    const key = createKeys(prefix).linkUsage('acct-1', 'link-1');
+    expect(Object.keys(await conns[0]!.hgetall(key))).toHaveLength(1);
+    const ttl = await conns[0]!.pttl(key);
+    expect(ttl).toBeGreaterThan(5 * MINUTE);
+    expect(ttl).toBeLessThanOrEqual(10 * MINUTE);
+  });
+
+  it('refuses a window shorter than a minute', () => {
+    expect(() => proc({ windowMs: 5_000 })).toThrow(RangeError);
   });
 });

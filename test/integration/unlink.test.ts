@@ -2,6 +2,7 @@ import { type Queue, UnrecoverableError, Worker } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { drain } from '../../src/consent/inflight.ts';
 import { revokeConsent } from '../../src/consent/revoke.ts';
+import { writeLedger } from '../../src/links/ledger.ts';
 import type { Link } from '../../src/links/links.ts';
 import { putMapping } from '../../src/links/links.ts';
 import { readRunHistory, UNLINK_STEPS, type UnlinkStep, unlinkLink } from '../../src/links/unlink.ts';
@@ -15,7 +16,6 @@ import {
 } from '../../src/queue/queues.ts';
 import { createUnlinkQueue, enqueueUnlink, recoverUnlinks, unlinkJobId } from '../../src/queue/unlink.ts';
 import { readAudit } from '../../src/store/audit.ts';
-import { writeLedger } from '../../src/links/ledger.ts';
 import { type RunRecord, saveRun } from '../../src/sync/runs.ts';
 import { ACCT, admin, consentAndLink, SECRET, SP_KEY, sleep } from '../helpers/lifecycle.ts';
 import { dumpPrefix, type TestStore, testStore } from '../helpers/store.ts';
