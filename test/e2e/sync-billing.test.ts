@@ -4,7 +4,15 @@ import { buildServer } from '../../src/http/server.ts';
 import { CATALOGUE } from '../../src/spinpanel/seed.ts';
 import { closedUsagePeriods } from '../../src/spinpanel/snapshot.ts';
 import { readAudit } from '../../src/store/audit.ts';
-import { admin, autotaskUnits, isWrite, startWorld, today, type World } from '../helpers/world.ts';
+import {
+  admin,
+  autotaskUnits,
+  isWrite,
+  serviceNameOf,
+  startWorld,
+  today,
+  type World,
+} from '../helpers/world.ts';
 
 const AZURE_CODE = 29682802;
 const week = () => new Date(Date.now() + 7 * 86_400_000).toISOString().slice(0, 10);
@@ -126,16 +134,19 @@ describe('billing sync end to end (both sandboxes over real sockets)', () => {
     const vanished = subs.find((s) => s.customerId !== old.customerId)!;
     subs.splice(subs.indexOf(vanished), 1);
 
+    // The next day: the first sync's adjustments took today's one change per line.
+    w.advanceDays(1);
     const run = await w.sync();
     expect(run.status).toBe('succeeded');
-    const day = week();
-    expect(autotaskUnits(w, old.customerId, old.productName, day)).toBe(0);
-    expect(autotaskUnits(w, old.customerId, product.productName, day)).toBe(old.quantity);
-    expect(autotaskUnits(w, vanished.customerId, vanished.productName, day)).toBe(0);
-    const actions = run.recon.map((r) => [r.productName, r.action]);
-    expect(actions).toContainEqual([old.productName, 'retire']);
-    expect(actions).toContainEqual([product.productName, 'add']);
-    expect(actions).toContainEqual([vanished.productName, 'retire']);
+    const day = w.day();
+    const added = { ...product, billingFrequency: product.billingFrequency };
+    expect(autotaskUnits(w, old.customerId, serviceNameOf(old), day)).toBe(0);
+    expect(autotaskUnits(w, old.customerId, serviceNameOf(added), day)).toBe(old.quantity);
+    expect(autotaskUnits(w, vanished.customerId, serviceNameOf(vanished), day)).toBe(0);
+    const actions = run.recon.map((r) => [r.productId, r.action]);
+    expect(actions).toContainEqual([old.productId, 'retire']);
+    expect(actions).toContainEqual([product.productId, 'add']);
+    expect(actions).toContainEqual([vanished.productId, 'retire']);
     expect(run.recon.filter((r) => r.action !== 'unchanged').every((r) => r.outcome === 'applied')).toBe(
       true,
     );
@@ -212,11 +223,17 @@ describe('billing sync end to end (both sandboxes over real sockets)', () => {
     const sub = w.sp.data.subscriptions[0]!;
     const adjustmentsBefore = w.at.db.adjustments.length;
     w.sp.setQuantity(sub.id, sub.quantity + 2);
+    // Under next-period the change waits for the next month (nothing is dated into the future)…
+    const waiting = await w.sync();
+    expect(waiting.applied).toEqual({});
+    expect(waiting.recon).toContainEqual(expect.objectContaining({ action: 'pending' }));
+    // …whose first run posts it, dated its 1st.
+    const [y, m] = w.day().split('-').map(Number) as [number, number];
+    const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
+    w.advanceDays(Math.round((Date.parse(nextMonth) - Date.parse(w.day())) / 86_400_000) + 2);
     const run = await w.sync();
     expect(run.applied).toEqual({ adjustUnits: 1 });
     const [made] = w.at.db.adjustments.slice(adjustmentsBefore);
-    const [y, m] = today().split('-').map(Number) as [number, number];
-    const nextMonth = new Date(Date.UTC(y, m, 1)).toISOString().slice(0, 10);
     expect(made).toMatchObject({ unitChange: 2, effectiveDate: `${nextMonth}T00:00:00Z` });
   });
 });
