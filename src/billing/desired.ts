@@ -125,6 +125,11 @@ export function buildDesired(snapshot: Snapshot, opts: DesiredOptions): DesiredS
       if (line) {
         line.quantity += seats(sub, opts.quantityBasis);
         line.subscriptionIds.push(sub.id);
+        line.parts?.push({
+          subscriptionId: sub.id,
+          quantity: seats(sub, opts.quantityBasis),
+          startDate: sub.startDate,
+        });
       } else {
         lines.set(key, {
           key,
@@ -135,6 +140,9 @@ export function buildDesired(snapshot: Snapshot, opts: DesiredOptions): DesiredS
           unitPrice: sub.unitPrice,
           unitCost: sub.unitCost,
           subscriptionIds: [sub.id],
+          parts: [
+            { subscriptionId: sub.id, quantity: seats(sub, opts.quantityBasis), startDate: sub.startDate },
+          ],
         });
       }
     }

@@ -18,6 +18,8 @@ export interface DesiredLine {
   unitPrice: Money;
   unitCost: Money;
   subscriptionIds: string[];
+  /** The subscriptions behind the line: seats and start (a yearly line is invoiced in its anniversary month). */
+  parts?: { subscriptionId: string; quantity: number; startDate: string }[];
 }
 
 /** A perpetual licence: a one-time purchase, charged once per seat (and again only for seats added later). */
@@ -111,6 +113,43 @@ export interface Ledger {
   charges: Record<string, TargetId>;
   /** `<lineKey>@<customerId>` → the desired quantity and the month it was first seen (`next-period`). */
   observed: Record<string, { quantity: number; month: string }>;
+  /** customerId → the last invoice the sync made for the customer (invoicing targets). */
+  invoices: Record<string, InvoiceRecord>;
+  /** customerId → the customer's monthly line quantities each time they changed since its last invoice. */
+  seen: Record<string, SeenQuantities[]>;
+  /** Perpetual purchase key → seats already invoiced (invoicing targets). */
+  oneOffs: Record<string, number>;
+}
+
+/** One invoice as planned and sent: kept so a half-written one is completed with the same lines. */
+export interface InvoiceRecord {
+  period: string;
+  externalDocumentNo: string;
+  /** The local day it was planned. */
+  day: string;
+  lines: InvoiceLineRecord[];
+  /** The target's id of the invoice once it was made (BC keeps it across posting). */
+  id?: TargetId;
+  posted?: boolean;
+}
+
+export interface InvoiceLineRecord {
+  key: string;
+  kind: 'recurring' | 'yearly' | 'one-off' | 'usage' | 'proration';
+  productId?: string;
+  period?: Period;
+  /** The desired line it bills (recurring lines): its quantity is the invoiced seats. */
+  lineKey?: string;
+  description: string;
+  quantity: number;
+  unitPrice: number;
+  unitCost: number | null;
+}
+
+export interface SeenQuantities {
+  day: string;
+  /** Desired line key → seats (monthly lines). */
+  quantities: Record<string, number>;
 }
 
 export interface LedgerLine {
@@ -128,6 +167,9 @@ export const emptyLedger = (): Ledger => ({
   adjustments: {},
   charges: {},
   observed: {},
+  invoices: {},
+  seen: {},
+  oneOffs: {},
 });
 
 /** A not-yet-created record: its id is the result of the operation with this key. */
@@ -149,4 +191,7 @@ export type LedgerEntry =
   | { kind: 'forget-adjustment'; lineId: IdOrRef }
   | { kind: 'charge'; key: string; id: IdOrRef }
   | { kind: 'observed'; key: string; quantity: number; month: string }
+  | { kind: 'invoice'; customerId: string; record: Omit<InvoiceRecord, 'id'> & { id?: IdOrRef } }
+  | { kind: 'seen'; customerId: string; list: SeenQuantities[] }
+  | { kind: 'one-off'; key: string; quantity: number }
   | { kind: 'forget-observed'; key: string };

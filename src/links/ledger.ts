@@ -22,6 +22,9 @@ const FIELD = {
   adjustment: 'adj:',
   charge: 'charge:',
   observed: 'obs:',
+  invoice: 'inv:',
+  seen: 'seen:',
+  oneOff: 'oneoff:',
 } as const;
 
 export async function readLedger(ctx: StoreContext, accountId: string, linkId: string): Promise<Ledger> {
@@ -47,6 +50,9 @@ export function parseLedger(raw: Record<string, string>): Ledger {
     else if (kind === FIELD.adjustment) ledger.adjustments[key] = v as string;
     else if (kind === FIELD.charge) ledger.charges[key] = v as TargetId;
     else if (kind === FIELD.observed) ledger.observed[key] = v as Ledger['observed'][string];
+    else if (kind === FIELD.invoice) ledger.invoices[key] = v as Ledger['invoices'][string];
+    else if (kind === FIELD.seen) ledger.seen[key] = v as Ledger['seen'][string];
+    else if (kind === FIELD.oneOff) ledger.oneOffs[key] = v as number;
   }
   return ledger;
 }
@@ -120,6 +126,17 @@ export function fieldsOf(
           JSON.stringify({ quantity: entry.quantity, month: entry.month }),
         ],
       };
+    case 'invoice': {
+      const id = entry.record.id === undefined ? undefined : r(entry.record.id);
+      const { id: _ref, ...rest } = entry.record;
+      return {
+        set: [`${FIELD.invoice}${entry.customerId}`, JSON.stringify({ ...rest, ...(id !== undefined ? { id } : {}) })],
+      };
+    }
+    case 'seen':
+      return { set: [`${FIELD.seen}${entry.customerId}`, JSON.stringify(entry.list)] };
+    case 'one-off':
+      return { set: [`${FIELD.oneOff}${entry.key}`, JSON.stringify(entry.quantity)] };
     case 'forget-observed':
       return { del: `${FIELD.observed}${entry.key}` };
     default: {
