@@ -26,9 +26,9 @@ export interface NavOptions {
    * or `windows` (NTLM, offered as `Negotiate` and `NTLM`). @defaultValue 'basic'
    */
   auth?: 'basic' | 'windows';
-  /** Basic users. @defaultValue one: 'NAVUSER' / 44-char key 'sandbox-nav-key…' */
+  /** Basic users. @defaultValue one: `NAVISION_SANDBOX_DEFAULTS.navUser` (NAVUSER, a 44-character key) */
   users?: { userName: string; webServiceAccessKey: string }[];
-  /** Windows users for `auth: 'windows'`. @defaultValue one: 'SANDBOX' \\ 'navuser' / 'Nav-Passw0rd' */
+  /** Windows users for `auth: 'windows'`. @defaultValue one: `NAVISION_SANDBOX_DEFAULTS.windowsUser` (SANDBOX\\navuser) */
   windowsUsers?: { domain: string; userName: string; password: string }[];
   services?: Partial<NavServiceNames>;
   /**
@@ -50,7 +50,7 @@ export interface NavOptions {
 export interface BcOnPremOptions {
   /** @defaultValue 'BC' */
   instance?: string;
-  /** Basic users (web service access keys). @defaultValue one: 'BCUSER' / 'sandbox-bc-key…' */
+  /** Basic users (web service access keys). @defaultValue one: `NAVISION_SANDBOX_DEFAULTS.bcUser` (BCUSER) */
   users?: { userName: string; webServiceAccessKey: string }[];
   /** @defaultValue 20000 */
   pageSize?: number;
@@ -61,7 +61,7 @@ export interface BcOnlineOptions {
   tenantId?: string;
   /** @defaultValue 'production' */
   environment?: string;
-  /** Registered service principals. @defaultValue one: 'sandbox-client-id' / 'sandbox-client-secret' */
+  /** Registered service principals. @defaultValue one: `NAVISION_SANDBOX_DEFAULTS.client` */
   clients?: { clientId: string; clientSecret: string }[];
   /** Lifetime of an access token (`expires_in`). @defaultValue 3599 */
   tokenLifetimeS?: number;
