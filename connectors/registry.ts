@@ -4,6 +4,10 @@ import { AppError } from '../src/errors.ts';
 import { createAutotaskConnector } from './autotask/connector.ts';
 import type { BudgetOptions } from './autotask/limits.ts';
 import { AutotaskCredentials, AutotaskSettings } from './autotask/schemas.ts';
+import { createNavisionConnector } from './navision/connector.ts';
+import { WINDOW_MS } from './navision/limits.ts';
+import { NavisionCredentials } from './navision/schemas.ts';
+import { NavisionSettings } from './navision/settings.ts';
 import type { Connector, LinkLimits, TargetKind } from './types.ts';
 
 /** What the composition root knows of the environment connectors need (lookup hosts, budget policy). */
@@ -29,8 +33,10 @@ export interface CreateDeps {
  */
 export interface ConnectorKind {
   kind: TargetKind;
-  credentials: z.ZodObject;
+  credentials: z.ZodType<Record<string, unknown>>;
   settings: z.ZodObject;
+  /** The window the target's request budget counts over (the link's request log). @defaultValue an hour */
+  limitsWindowMs?: number;
   create(deps: CreateDeps): Connector;
 }
 
@@ -65,8 +71,24 @@ const autotask: ConnectorKind = {
   },
 };
 
-/** Every target the sync can push to. NAV / Business Central joins here when it is built. */
-export const CONNECTORS: Partial<Record<TargetKind, ConnectorKind>> = { autotask };
+const navision: ConnectorKind = {
+  kind: 'navision',
+  credentials: NavisionCredentials,
+  settings: NavisionSettings,
+  limitsWindowMs: WINDOW_MS,
+  create: (d) =>
+    createNavisionConnector({
+      http: d.http,
+      credentials: d.credentials,
+      settings: NavisionSettings.parse(d.settings),
+      signal: d.signal,
+      // A run shares the link's 5 slots and (BC online) its 5-minute window with every worker process.
+      ...(d.limits ? { client: { limits: d.limits, budget: {} } } : {}),
+    }),
+};
+
+/** Every target the sync can push to. */
+export const CONNECTORS: Partial<Record<TargetKind, ConnectorKind>> = { autotask, navision };
 
 export function connectorKind(target: TargetKind): ConnectorKind {
   const found = CONNECTORS[target];

@@ -1,7 +1,7 @@
 import { type Job, type Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { makeConnector, parseSettings } from '../connectors/registry.ts';
+import { CONNECTORS, makeConnector, parseSettings } from '../connectors/registry.ts';
 import type { Config } from './config.ts';
 import { type Actor, type GrantConsentBody, grantConsent, listConsents } from './consent/consents.ts';
 import { Gate } from './consent/gate.ts';
@@ -91,6 +91,10 @@ export async function createApp(
       accountId: link.accountId,
       linkId: link.id,
       leaseMs: config.HTTP_TIMEOUT_MS + 10_000,
+      // Autotask counts an hour, Business Central five minutes.
+      ...(CONNECTORS[link.target]?.limitsWindowMs
+        ? { windowMs: CONNECTORS[link.target]!.limitsWindowMs }
+        : {}),
     });
   const workers: Worker[] = [];
   // BullMQ does not close a connection it was handed, so the app keeps the ones it makes and closes them itself.

@@ -140,6 +140,12 @@ export function ntlmAuth(c: Pick<NtlmAuth, 'user' | 'password' | 'domain' | 'wor
   };
 }
 
+/**
+ * Business Central's resource, whatever host serves the API (a sandbox, another cloud's endpoint): Entra ID
+ * issues tokens for the resource's App ID URI, not for the URL the requests go to.
+ */
+export const BC_SCOPE = 'https://api.businesscentral.dynamics.com/.default';
+
 export interface TokenOptions {
   /** The gate's instance: the token request is a request of the link like any other. */
   http: AxiosInstance;
@@ -147,7 +153,7 @@ export interface TokenOptions {
   tenantId: string;
   clientId: string;
   clientSecret: string;
-  /** `{apiUrl}/.default` */
+  /** The resource's `.default` scope (BC_SCOPE). */
   scope: string;
   /** A token is renewed this long before it expires. @defaultValue 300000 (5 min) */
   refreshMarginMs?: number;
@@ -300,7 +306,7 @@ export function createAuth(
           tenantId: c.tenantId,
           clientId: c.clientId,
           clientSecret: c.clientSecret,
-          scope: `${c.apiUrl}/.default`,
+          scope: BC_SCOPE,
           signal: o.signal,
           timeoutMs: o.timeoutMs,
           now: o.now,

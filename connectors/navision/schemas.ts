@@ -82,7 +82,7 @@ export const BcOnlineCredentials = z.object({
   clientSecret: z.string().min(1),
   /** The token authority; configurable so a sandbox can serve it. */
   authorityUrl: baseUrl.default('https://login.microsoftonline.com'),
-  /** The API host; the token's scope is `{apiUrl}/.default`. */
+  /** The API host (configurable so a sandbox can serve it); the token's scope stays Business Central's resource. */
   apiUrl: baseUrl.default('https://api.businesscentral.dynamics.com'),
 });
 export type BcOnlineCredentials = z.infer<typeof BcOnlineCredentials>;

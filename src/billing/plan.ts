@@ -19,6 +19,8 @@ export interface PlanOp<K extends string = string, D = unknown> {
   lane?: string;
   /** What the ledger records once the op went through (refs resolved from the run's results). */
   ledger?: LedgerEntry[];
+  /** What the ledger records before the op is sent (what it is about to make, for a crash half-way). */
+  intent?: LedgerEntry[];
   data: D;
 }
 

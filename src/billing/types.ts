@@ -137,6 +137,7 @@ export interface InvoiceLineRecord {
   key: string;
   kind: 'recurring' | 'yearly' | 'one-off' | 'usage' | 'proration';
   productId?: string;
+  productName?: string;
   period?: Period;
   /** The desired line it bills (recurring lines): its quantity is the invoiced seats. */
   lineKey?: string;
@@ -183,7 +184,7 @@ export const refKeys = (...ids: (IdOrRef | undefined)[]): string[] => ids.filter
 /** What an operation records in the ledger once it went through (refs resolved from the run's results). */
 export type LedgerEntry =
   | { kind: 'item'; productId: string; period: Period; id: IdOrRef }
-  | { kind: 'party'; customerId: string; id: TargetId }
+  | { kind: 'party'; customerId: string; id: IdOrRef }
   | { kind: 'container'; customerId: string; id: IdOrRef }
   | { kind: 'line'; id: IdOrRef; line: Omit<LedgerLine, 'container'> & { container: IdOrRef } }
   | { kind: 'adjustment'; lineId: IdOrRef; day: string }

@@ -93,8 +93,10 @@ export function fieldsOf(
         ? undefined
         : { set: [`${FIELD.item}${entry.productId}|${entry.period}`, JSON.stringify(id)] };
     }
-    case 'party':
-      return { set: [`${FIELD.party}${entry.customerId}`, JSON.stringify(entry.id)] };
+    case 'party': {
+      const id = r(entry.id);
+      return id === undefined ? undefined : { set: [`${FIELD.party}${entry.customerId}`, JSON.stringify(id)] };
+    }
     case 'container': {
       const id = r(entry.id);
       return id === undefined

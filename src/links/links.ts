@@ -39,7 +39,7 @@ export interface LinkSecrets {
 }
 
 export const CreateLinkBody = z.object({
-  target: z.enum(['autotask']),
+  target: z.enum(['autotask', 'navision']),
   name: z.string().min(1).max(100).optional(),
   consentId: z.string().uuid().optional(),
   credentials: z.record(z.string(), z.unknown()),

@@ -176,7 +176,7 @@ export async function runSync(
         // A quantity change is in the ledger before it is sent: if its answer is lost and the target's rows do
         // not show it yet, the next run still sees that the line was changed that day and does not send it again.
         const intent = (op.ledger ?? []).filter((e) => e.kind === 'adjustment');
-        await writeLedger(deps.store, req.accountId, req.linkId, intent, results);
+        await writeLedger(deps.store, req.accountId, req.linkId, [...(op.intent ?? []), ...intent], results);
         let result: unknown;
         try {
           result = await connector!.apply(op, results);

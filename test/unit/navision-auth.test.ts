@@ -187,7 +187,8 @@ describe('OAuth2 client credentials (BC online)', () => {
         grant_type: 'client_credentials',
         client_id: 'app-1',
         client_secret: SECRET,
-        scope: `${API}/.default`,
+        // Business Central's resource, not the host the API is reached at (here a test host).
+        scope: 'https://api.businesscentral.dynamics.com/.default',
         type: 'application/x-www-form-urlencoded',
       },
     ]);

@@ -1,0 +1,97 @@
+import type { Flavour } from './schemas.ts';
+
+/**
+ * Field names by flavour: NAV's page web services name fields after their captions with underscores
+ * (`Sell_to_Customer_No`), Business Central's API in camelCase (`customerNumber`).
+ */
+export interface Fields {
+  customer: { number: string; name: string; blocked: string };
+  item: {
+    number: string;
+    name: string;
+    type: string;
+    unit: string;
+    genProd: string;
+    vatProd: string;
+    price: string;
+  };
+  invoice: { number: string; customer: string; external: string; date: string };
+  line: {
+    type: string;
+    itemType: string;
+    number: string;
+    description: string;
+    quantity: string;
+    unitPrice: string;
+  };
+  customerGroups: { posting: string; genBus: string; vatBus: string };
+}
+
+const NAV: Fields = {
+  customer: { number: 'No', name: 'Name', blocked: 'Blocked' },
+  item: {
+    number: 'No',
+    name: 'Description',
+    type: 'Type',
+    unit: 'Base_Unit_of_Measure',
+    genProd: 'Gen_Prod_Posting_Group',
+    vatProd: 'VAT_Prod_Posting_Group',
+    price: 'Unit_Price',
+  },
+  invoice: {
+    number: 'No',
+    customer: 'Sell_to_Customer_No',
+    external: 'External_Document_No',
+    date: 'Posting_Date',
+  },
+  line: {
+    type: 'Type',
+    itemType: 'Item',
+    number: 'No',
+    description: 'Description',
+    quantity: 'Quantity',
+    unitPrice: 'Unit_Price',
+  },
+  customerGroups: {
+    posting: 'Customer_Posting_Group',
+    genBus: 'Gen_Bus_Posting_Group',
+    vatBus: 'VAT_Bus_Posting_Group',
+  },
+};
+
+const BC: Fields = {
+  customer: { number: 'number', name: 'displayName', blocked: 'blocked' },
+  item: {
+    number: 'number',
+    name: 'displayName',
+    type: 'type',
+    unit: 'baseUnitOfMeasureCode',
+    genProd: 'generalProductPostingGroupCode',
+    vatProd: 'taxGroupCode',
+    price: 'unitPrice',
+  },
+  invoice: {
+    number: 'number',
+    customer: 'customerNumber',
+    external: 'externalDocumentNumber',
+    date: 'invoiceDate',
+  },
+  line: {
+    type: 'lineType',
+    itemType: 'Item',
+    number: 'lineObjectNumber',
+    description: 'description',
+    quantity: 'quantity',
+    unitPrice: 'unitPrice',
+  },
+  customerGroups: {
+    posting: 'customerPostingGroup',
+    genBus: 'generalBusinessPostingGroup',
+    vatBus: 'vatBusinessPostingGroup',
+  },
+};
+
+export const fieldsOf = (flavour: Flavour): Fields => (flavour === 'nav-odata' ? NAV : BC);
+
+/** Documented BC text lengths (API v2.0): displayName 100, line description 100; NAV reads `$metadata`. */
+export const BC_LENGTHS = { itemName: 100, customerName: 100, lineDescription: 100 };
