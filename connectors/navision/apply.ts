@@ -33,8 +33,14 @@ export function createAppliers(client: NavisionClient, f: Fields, settings: Navi
   const groups = (pairs: [string, string | undefined][]) =>
     Object.fromEntries(pairs.filter((p): p is [string, string] => p[1] !== undefined));
 
-  async function createCustomer(d: CreateCustomerData): Promise<{ id: string }> {
-    const found = await client.list(segment(sets.customer), { filter: anyOf(f.customer.name, [d.name]) });
+  /**
+   * `checked`: the op comes from this run's own read, which looked for the record already (one run per link at a
+   * time): it is made without a second look. Any other op (a replayed plan) looks first.
+   */
+  async function createCustomer(d: CreateCustomerData, checked = false): Promise<{ id: string }> {
+    const found = checked
+      ? []
+      : await client.list(segment(sets.customer), { filter: anyOf(f.customer.name, [d.name]) });
     if (found.length === 1) return { id: str(found[0]![f.customer.number]) };
     const made = await client.create(segment(sets.customer), {
       [f.customer.name]: d.name,
@@ -47,8 +53,10 @@ export function createAppliers(client: NavisionClient, f: Fields, settings: Navi
     return { id: str(made[f.customer.number]) };
   }
 
-  async function createItem(d: CreateItemData): Promise<{ id: string }> {
-    const found = await client.list(segment(sets.item), { filter: anyOf(f.item.name, [d.name]) });
+  async function createItem(d: CreateItemData, checked = false): Promise<{ id: string }> {
+    const found = checked
+      ? []
+      : await client.list(segment(sets.item), { filter: anyOf(f.item.name, [d.name]) });
     if (found.length === 1) return { id: str(found[0]![f.item.number]) };
     const made = await client.create(segment(sets.item), {
       [f.item.name]: d.name,
@@ -111,8 +119,12 @@ export function createAppliers(client: NavisionClient, f: Fields, settings: Navi
    * may have made it), then made — BC in one deep insert, NAV header first, then each line (a header left without
    * all its lines is completed by the next run, never made twice).
    */
-  async function createInvoice(d: CreateInvoiceData, results: ApplyResults): Promise<{ id: string }> {
-    const existing = await findInvoice(d.external);
+  async function createInvoice(
+    d: CreateInvoiceData,
+    results: ApplyResults,
+    checked = false,
+  ): Promise<{ id: string }> {
+    const existing = checked ? undefined : await findInvoice(d.external);
     const planned = d.lines.map((l) => ({ ...l, itemNo: resolve(l.item, results) }));
     if (existing) {
       if (!existing.posted)

@@ -84,20 +84,26 @@ export function createNavisionConnector(deps: NavisionConnectorDeps): Connector 
   const readState = (desired: DesiredState, mapping: LinkMapping, ledger: Ledger): Promise<NavisionState> =>
     readNavisionState(client, f, desired, mapping, ledger, settings);
 
+  // Ops of a plan this connector made from its own read, not applied yet: their look-ups were that read.
+  const unapplied = new WeakSet<PlanOp>();
+
   function plan(desired: DesiredState, state: unknown, mapping: LinkMapping, ledger: Ledger): Plan {
     assertState(state);
-    return planNavision(desired, state, mapping, settings, ledger);
+    const made = planNavision(desired, state, mapping, settings, ledger);
+    for (const op of made.ops) unapplied.add(op);
+    return made;
   }
 
   async function apply(op: PlanOp, results: ApplyResults): Promise<unknown> {
     const o = op as NavisionOp;
+    const checked = unapplied.delete(op);
     switch (o.kind) {
       case 'createCustomer':
-        return appliers.createCustomer(o.data);
+        return appliers.createCustomer(o.data, checked);
       case 'createItem':
-        return appliers.createItem(o.data);
+        return appliers.createItem(o.data, checked);
       case 'createInvoice':
-        return appliers.createInvoice(o.data, results);
+        return appliers.createInvoice(o.data, results, checked);
       case 'completeInvoice':
         return appliers.completeInvoice(o.data, results);
       case 'postInvoice':
