@@ -1,6 +1,6 @@
 import { addDays } from '../../src/billing/dates.ts';
 import { admin, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
-import type { TargetDriver, TargetWorld } from './driver.ts';
+import { lineOf, type TargetDriver, type TargetWorld } from './driver.ts';
 
 const USER = {
   ApiIntegrationCode: 'SPINPANEL-SANDBOX',
@@ -17,6 +17,7 @@ function dupes<T>(rows: Iterable<T>, key: (r: T) => string, what: string): strin
 /** The Autotask sandbox as a conformance target: a customer's lines are the contract services of its contract. */
 export const autotaskDriver: TargetDriver = {
   name: 'autotask',
+  kind: 'quantities',
   async start(opts = {}) {
     const w: World = await startWorld({
       settings: { azureBillingCodeId: 29682802, ...opts.settings },
@@ -60,6 +61,24 @@ export const autotaskDriver: TargetDriver = {
       sp: w.sp,
       sync: (dryRun) => w.sync(dryRun),
       advanceDays: (n) => w.advanceDays(n),
+      day: () => w.day(),
+      nextBillingPoint: () => w.advanceDays(1),
+      expected() {
+        const out = new Map<string, number>();
+        for (const s of w.sp.data.subscriptions) {
+          if (s.status !== 'active' || s.offerType === 'perpetual') continue;
+          const k = `${s.customerId}|${lineOf(s)}`;
+          out.set(k, (out.get(k) ?? 0) + s.quantity);
+        }
+        return out;
+      },
+      linesOf(customerId, lineName) {
+        return csOf(customerId, lineName).map((cs) => ({
+          quantity: w.at.unitsAt(cs.id as number, today()),
+          unitPrice: (cs.adjustedPrice ?? cs.unitPrice) as number,
+        }));
+      },
+      itemCount: () => db.services.size,
       seats(customerId, lineName) {
         const found = csOf(customerId, lineName);
         return found.length === 0
@@ -141,6 +160,7 @@ export const autotaskDriver: TargetDriver = {
         ...dupes(db.contractCharges.values(), (c) => String(c.purchaseOrderNumber), 'charge'),
       ],
       calm: () => w.at.configure({ faults: {} }),
+      faultsInjected: () => Object.values(w.at.faults.injected).reduce((a, b) => a + b, 0),
       close: () => w.close(),
     };
     return tw;
