@@ -51,9 +51,13 @@ export async function main(argv: string[]): Promise<void> {
   program
     .command('demo')
     .description('run the whole story against local sandboxes and exit')
-    .action(async () => {
+    .option('--target <target>', 'autotask, or navision (Business Central online)', 'autotask')
+    .action(async (o: { target: string }) => {
+      if (o.target !== 'autotask' && o.target !== 'navision') {
+        throw new Error(`--target must be autotask or navision, not ${o.target}`);
+      }
       const { runDemo } = await import('./demo.ts');
-      await runDemo();
+      await runDemo({ target: o.target });
     });
   registerPrivacyCommands(program);
   registerLifecycleCommands(program);

@@ -223,13 +223,19 @@ function planCustomer(
     if ((l.kind === 'recurring' || l.kind === 'yearly') && l.lineKey) invoiced.set(l.lineKey, l.quantity);
   }
   const opKeys: string[] = [];
-  const reconAction = (line: { key: string; quantity: number }) => {
+  const reconAction = (line: { key: string; quantity: number; period: string }) => {
     if (!invoice)
       return {
         action: 'pending' as const,
         reason: `invoiced from the ${settings.invoiceDay}th of the month`,
       };
     const billed = invoiced.get(line.key);
+    if (billed === undefined && line.period === 'year') {
+      return {
+        action: 'pending' as const,
+        reason: 'invoiced a year at a time, in its subscription’s anniversary month',
+      };
+    }
     if (billed === undefined) return { action: 'unchanged' as const };
     if (billed !== line.quantity) {
       return {
