@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type Method } from 'axios';
 import { isCancellation, parseRetryAfter, plainTextHint } from '../../src/net/http.ts';
 import { backoffMs, withRetry } from '../../src/net/retry.ts';
+import { createMemoryLimits } from '../limits-memory.ts';
 import {
   BudgetExhaustedError,
   type Classified,
@@ -11,7 +12,6 @@ import {
   TargetError,
 } from '../types.ts';
 import { type BudgetOptions, endpointOf, HourlyBudget, THREADS_PER_ENDPOINT } from './limits.ts';
-import { createMemoryLimits } from './limits-memory.ts';
 
 export { backoffMs, isCancellation, parseRetryAfter };
 

@@ -2,6 +2,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosInstance, type AxiosRequestConfig, type AxiosResponse, type Method } from 'axios';
 import { isCancellation } from '../../src/net/http.ts';
 import { withRetry } from '../../src/net/retry.ts';
+import { createMemoryLimits } from '../limits-memory.ts';
 import { BudgetExhaustedError, type LinkLimits, type TargetBudget } from '../types.ts';
 import { createAuth, type NavisionAuth } from './auth.ts';
 import {
@@ -16,7 +17,6 @@ import {
 import { classifyNavisionError, NavisionError, toNavisionError } from './errors.ts';
 import {
   CONCURRENT_REQUESTS,
-  createLocalLimits,
   LIMITS_ENDPOINT,
   WINDOW_MS,
   WindowBudget,
@@ -139,7 +139,7 @@ export class NavisionClient {
     this.http = opts.http;
     this.sleep = opts.sleep ?? ((ms, signal) => delay(ms, undefined, { signal }));
     this.now = opts.now ?? Date.now;
-    this.limits = opts.limits ?? createLocalLimits(WINDOW_MS, this.now);
+    this.limits = opts.limits ?? createMemoryLimits(this.now, WINDOW_MS);
     this.auth = createAuth(c, {
       http: opts.http,
       signal: opts.signal,

@@ -9,7 +9,7 @@ import {
   classifyAutotaskError,
   type Filter,
 } from '../../connectors/autotask/client.ts';
-import { createMemoryLimits } from '../../connectors/autotask/limits-memory.ts';
+import { createMemoryLimits } from '../../connectors/limits-memory.ts';
 import { BudgetExhaustedError, isBudgetExhausted, TargetError } from '../../connectors/types.ts';
 
 const LOOKUP = 'https://lookup.test';

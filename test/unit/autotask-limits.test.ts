@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { endpointOf, HourlyBudget, type Threshold } from '../../connectors/autotask/limits.ts';
-import { createMemoryLimits } from '../../connectors/autotask/limits-memory.ts';
+import { createMemoryLimits } from '../../connectors/limits-memory.ts';
 import { BudgetExhaustedError, isBudgetExhausted } from '../../connectors/types.ts';
 
 const MINUTE = 60_000;

@@ -1,6 +1,7 @@
 import axios, { AxiosError, AxiosHeaders } from 'axios';
 import nock from 'nock';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { createMemoryLimits } from '../../connectors/limits-memory.ts';
 import { NavisionClient, type NavisionClientOptions, parseCsdl } from '../../connectors/navision/client.ts';
 import { FilterError } from '../../connectors/navision/company.ts';
 import {
@@ -11,11 +12,7 @@ import {
   targetWords,
   toNavisionError,
 } from '../../connectors/navision/errors.ts';
-import {
-  createLocalLimits,
-  WindowBudget,
-  type WindowBudgetOptions,
-} from '../../connectors/navision/limits.ts';
+import { WINDOW_MS, WindowBudget, type WindowBudgetOptions } from '../../connectors/navision/limits.ts';
 import { NavisionCredentials } from '../../connectors/navision/schemas.ts';
 import { BudgetExhaustedError, type LinkLimits, TargetError } from '../../connectors/types.ts';
 import { backoffMs } from '../../src/net/retry.ts';
@@ -361,7 +358,7 @@ describe('retries and throttling', () => {
   });
 
   it('keeps at most 5 requests of a link in flight', async () => {
-    const local = createLocalLimits();
+    const local = createMemoryLimits(Date.now, WINDOW_MS);
     let active = 0;
     let peak = 0;
     const limits: LinkLimits = {

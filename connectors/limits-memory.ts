@@ -1,16 +1,17 @@
-import type { LinkLimits } from '../types.ts';
+import type { LinkLimits } from './types.ts';
 
-const MINUTE = 60_000;
-const HOUR = 60 * MINUTE;
+const HOUR = 3_600_000;
 
 /**
  * The limits of one process: used when no shared (Redis) limits are given, e.g. to verify credentials. Same
- * contract as the shared ones, so the client behaves alike; waiters are served first come, first served.
+ * contract as the shared ones (`createRedisLimits`, with the same window: Autotask's hour, BC's 5 minutes),
+ * counted in sixtieths of the window; waiters are served first come, first served.
  */
-export function createMemoryLimits(now: () => number = Date.now): LinkLimits {
+export function createMemoryLimits(now: () => number = Date.now, windowMs: number = HOUR): LinkLimits {
   const busy = new Map<string, number>();
   const waiting = new Map<string, (() => void)[]>();
-  const minutes = new Map<number, number>();
+  const bucketMs = Math.round(windowMs / 60);
+  const buckets = new Map<number, number>();
 
   async function acquire(endpoint: string, max: number, signal?: AbortSignal) {
     const key = endpoint.toLowerCase();
@@ -42,14 +43,16 @@ export function createMemoryLimits(now: () => number = Date.now): LinkLimits {
   }
 
   async function record() {
-    const minute = Math.floor(now() / MINUTE);
-    minutes.set(minute, (minutes.get(minute) ?? 0) + 1);
+    const b = Math.floor(now() / bucketMs);
+    buckets.set(b, (buckets.get(b) ?? 0) + 1);
   }
 
   async function usage() {
-    const since = Math.floor((now() - HOUR) / MINUTE);
-    for (const m of minutes.keys()) if (m <= since) minutes.delete(m);
-    const byMinute = [...minutes].sort(([a], [b]) => a - b).map(([m, count]) => ({ at: m * MINUTE, count }));
+    const since = Math.floor((now() - windowMs) / bucketMs);
+    for (const b of buckets.keys()) if (b <= since) buckets.delete(b);
+    const byMinute = [...buckets]
+      .sort(([a], [b]) => a - b)
+      .map(([b, count]) => ({ at: b * bucketMs, count }));
     return { count: byMinute.reduce((n, m) => n + m.count, 0), byMinute };
   }
 
