@@ -298,7 +298,7 @@ function planCustomer(
       });
       opKeys.push(key);
       ref = { ref: key };
-    } else if (!existing.posted) {
+    } else if (!existing.posted && !existing.whole) {
       const missing = missingLines(
         lines.map((l) => ({ ...l, itemNo: l.itemNo || '?' })),
         existing.lines,
@@ -325,6 +325,8 @@ function planCustomer(
         // Made by a run whose answer was lost: recorded now.
         out.planLedger.push(recordEntry(existing.ref), ...plan.onInvoiced);
       }
+      ref = existing.ref;
+    } else if (!existing.posted) {
       ref = existing.ref;
     }
     if (ref !== undefined && settings.postInvoices) {

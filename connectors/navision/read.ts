@@ -1,6 +1,7 @@
 import { monthOf } from '../../src/billing/dates.ts';
 import { invoiceKey } from '../../src/billing/invoices.ts';
 import { itemName } from '../../src/billing/items.ts';
+import { normalName } from '../../src/billing/matching.ts';
 import type { DesiredState, Ledger, LinkMapping } from '../types.ts';
 import { etagOf, type NavisionClient, type ODataRecord } from './client.ts';
 import { anyOf, type Filter, segment } from './company.ts';
@@ -14,6 +15,8 @@ export interface InvoiceView {
   external: string;
   customer: string;
   posted: boolean;
+  /** Made whole by an earlier run (the ledger has its id): its lines were not read. */
+  whole?: boolean;
   etag?: string;
   lines: { itemNo: string; description: string; quantity: number; unitPrice: number }[];
 }
@@ -71,17 +74,21 @@ export async function readNavisionState(
   const known = (id: string) => mapping.customers[id]?.companyId ?? ledger.parties[id];
   const numbers = customers.map((c) => str(known(c.customerId))).filter(Boolean);
   const open = customers.filter((c) => known(c.customerId) === undefined);
-  const customerRows = [
-    ...(await listAny(client, sets.customer, f.customer.number, numbers)),
-    ...(await listAny(
+  const [customersByNumber, byName] = await Promise.all([
+    listAny(client, sets.customer, f.customer.number, numbers),
+    listAny(
       client,
       sets.customer,
       f.customer.name,
       open.map((c) => c.name.trim()),
-    )),
-  ];
+    ),
+  ]);
+  const customerRows = [...customersByNumber, ...byName];
+  // Close names, for suggestions: only for customers no record matched by name (compared as the core does).
+  const named = new Set(byName.map((r) => normalName(str(r[f.customer.name]))));
+  const unmatched = open.filter((c) => !named.has(normalName(c.name)));
   for (const word of [
-    ...new Set(open.map((c) => firstWord(c.name)).filter((w): w is string => Boolean(w))),
+    ...new Set(unmatched.map((c) => firstWord(c.name)).filter((w): w is string => Boolean(w))),
   ]) {
     const startsWith: Filter = { field: f.customer.name, op: 'startswith', value: word };
     customerRows.push(...(await client.list(segment(sets.customer), { filter: startsWith })));
@@ -127,15 +134,26 @@ export async function readNavisionState(
     const status = str(row.status);
     const posted = bc && status !== '' && status !== 'Draft';
     const ref = bc ? str(row.id) : str(row[f.invoice.number]);
+    const external = str(row[f.invoice.external]).toUpperCase();
+    // NAV: an invoice the ledger saw made whole (its create answered) needs no look at its lines; one made by a
+    // run that stopped half-way (no id recorded) is read line by line, to be completed.
+    const whole = customers.some(
+      (c) =>
+        ledger.invoices[c.customerId]?.externalDocumentNo === external &&
+        ledger.invoices[c.customerId]?.id !== undefined,
+    );
     const lines = bc
       ? ((row[sets.salesInvoiceLines] as ODataRecord[] | undefined) ?? [])
-      : await client.list(client.invoiceLinesPath(ref));
+      : whole
+        ? []
+        : await client.list(client.invoiceLinesPath(ref));
     invoices.push({
       ref,
       number: str(row[f.invoice.number]),
-      external: str(row[f.invoice.external]).toUpperCase(),
+      external,
       customer: str(row[f.invoice.customer]),
       posted,
+      ...(whole ? { whole: true } : {}),
       ...(row['@odata.etag'] ? { etag: etagOf(row) } : {}),
       lines: lines
         .filter((l) => str(l[f.line.type]) === f.line.itemType)
