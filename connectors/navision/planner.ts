@@ -108,6 +108,7 @@ export function planNavision(
     name: c.name,
     active: !c.blocked,
     customerKind: true,
+    ...(c.tenantId ? { tenantId: c.tenantId } : {}),
   }));
   const items: ViewItem[] = state.items.map((i) => ({ id: i.number, name: i.name, period: 'month' }));
   const lens = state.lengths;
@@ -140,6 +141,7 @@ export function planNavision(
     const match = matchParty(customer, candidates, {
       mappedId: str(mapping.customers[customer.customerId]?.companyId),
       ledgerId: ledger.parties[customer.customerId],
+      ...(settings.tenantIdField ? { tenantField: settings.tenantIdField } : {}),
       noun: 'customer',
     });
     let party: IdOrRef;

@@ -24,7 +24,7 @@ export interface InvoiceView {
 /** What readState returns: plain records, so a dry run can show them. */
 export interface NavisionState {
   today: string;
-  customers: { number: string; name: string; blocked: boolean }[];
+  customers: { number: string; name: string; blocked: boolean; tenantId?: string }[];
   items: { number: string; name: string }[];
   invoices: InvoiceView[];
   lengths: { itemName: number; customerName: number; lineDescription: number };
@@ -83,7 +83,15 @@ export async function readNavisionState(
       open.map((c) => c.name.trim()),
     ),
   ]);
-  const customerRows = [...customersByNumber, ...byName];
+  const byTenant = settings.tenantIdField
+    ? await listAny(
+        client,
+        sets.customer,
+        settings.tenantIdField,
+        open.map((c) => c.microsoftTenantId),
+      )
+    : [];
+  const customerRows = [...customersByNumber, ...byName, ...byTenant];
   // Close names, for suggestions: only for customers no record matched by name (compared as the core does).
   const named = new Set(byName.map((r) => normalName(str(r[f.customer.name]))));
   const unmatched = open.filter((c) => !named.has(normalName(c.name)));
@@ -179,12 +187,14 @@ export async function readNavisionState(
     }
   }
 
-  const byNumber = new Map<string, { number: string; name: string; blocked: boolean }>();
+  const byNumber = new Map<string, NavisionState['customers'][number]>();
   for (const r of customerRows) {
     const blocked = r[f.customer.blocked];
+    const tenantId = settings.tenantIdField ? str(r[settings.tenantIdField]) : '';
     byNumber.set(str(r[f.customer.number]), {
       number: str(r[f.customer.number]),
       name: str(r[f.customer.name]),
+      ...(tenantId ? { tenantId } : {}),
       blocked:
         blocked === true ||
         (typeof blocked === 'string' && blocked !== '' && blocked !== '_blank_' && blocked !== ' '),

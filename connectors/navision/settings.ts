@@ -11,6 +11,15 @@ const code = z.string().trim().min(1).max(20);
 export const NavisionSettings = CommonSettings.extend({
   /** Local day of the month from which the month's invoice is made (usage of the closed month is final then). */
   invoiceDay: z.number().int().min(5).max(28).default(5),
+  /**
+   * The customer field (as the API names it, e.g. a page field `Microsoft_Tenant_ID`) holding the Microsoft tenant
+   * id: customers are matched by it before their name. Unset: by number (mapping, ledger), then name.
+   */
+  tenantIdField: z
+    .string()
+    .trim()
+    .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'expected a field name')
+    .optional(),
   /** Create an ERP customer for a SpinPanel customer none matches; off: it is reported with suggestions. */
   createMissingCustomers: z.boolean().default(false),
   /** Create a Service item for a product none matches; off: the product is reported. */
