@@ -1,5 +1,5 @@
 import pino from 'pino';
-import type { NavisionSandboxOptions } from '../../connectors/navision/sandbox/types.ts';
+import type { CustomerSeed, NavisionSandboxOptions } from '../../connectors/navision/sandbox/types.ts';
 import {
   NAVISION_SANDBOX_DEFAULTS,
   type NavisionSandbox,
@@ -30,6 +30,8 @@ export interface NavWorld {
   env: Record<string, string>;
   advanceDays(n: number): void;
   day(): string;
+  /** The world's clock (ms): what the app's runs take their day from. */
+  now(): number;
   sync(dryRun?: boolean): Promise<NonNullable<Awaited<ReturnType<App['services']['syncNow']>>['run']>>;
   close(): Promise<void>;
 }
@@ -80,6 +82,13 @@ export async function startNavWorld(opts: {
   now?: number;
   env?: Record<string, string>;
   worker?: boolean;
+  /** Link credentials over the flavour's defaults (e.g. `auth` for NTLM). */
+  credentials?: Record<string, unknown>;
+  /**
+   * The ERP customers of the linked company. @defaultValue one per SpinPanel customer, by its name
+   * (`C00001`, …); further ones may be added (names the sync must not confuse with SpinPanel's).
+   */
+  erpCustomers?: (seeded: CustomerSeed[]) => CustomerSeed[];
 }): Promise<NavWorld> {
   const real = new Date();
   const start = opts.now ?? Date.UTC(real.getUTCFullYear(), real.getUTCMonth(), 10, 10);
@@ -99,10 +108,12 @@ export async function startNavWorld(opts: {
       { name: NAVISION_SANDBOX_DEFAULTS.company },
       {
         name: NAV_COMPANY,
-        customers: sp.data.customers.map((c, i) => ({
-          no: `C${String(i + 1).padStart(5, '0')}`,
-          name: c.name,
-        })),
+        customers: (opts.erpCustomers ?? ((x) => x))(
+          sp.data.customers.map((c, i) => ({
+            no: `C${String(i + 1).padStart(5, '0')}`,
+            name: c.name,
+          })),
+        ),
       },
     ],
   });
@@ -126,7 +137,7 @@ export async function startNavWorld(opts: {
   });
   const link = await app.services.createLink(admin, accountId, {
     target: 'navision',
-    credentials: navCredentials(nav, opts.flavour),
+    credentials: { ...navCredentials(nav, opts.flavour), ...opts.credentials },
     spinpanelApiKey: sp.apiKey,
     settings: { ...opts.settings },
   });
@@ -142,6 +153,7 @@ export async function startNavWorld(opts: {
       offset += n * 86_400_000;
     },
     day,
+    now,
     async sync(dryRun = false) {
       const res = await app.services.syncNow(admin, accountId, link.id, { dryRun, waitMs: 60_000 });
       if (!res.run) throw new Error(`run ${res.runId} ended ${res.state} without a record`);
