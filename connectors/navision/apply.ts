@@ -44,11 +44,14 @@ export function createAppliers(client: NavisionClient, f: Fields, settings: Navi
     if (found.length === 1) return { id: str(found[0]![f.customer.number]) };
     const made = await client.create(segment(sets.customer), {
       [f.customer.name]: d.name,
-      ...groups([
-        [f.customerGroups.posting, settings.customerPostingGroup],
-        [f.customerGroups.genBus, settings.genBusPostingGroup],
-        [f.customerGroups.vatBus, settings.vatBusPostingGroup],
-      ]),
+      // BC's API has no posting-group fields on customers: the company's customer template fills them.
+      ...(f.customerGroups
+        ? groups([
+            [f.customerGroups.posting, settings.customerPostingGroup],
+            [f.customerGroups.genBus, settings.genBusPostingGroup],
+            [f.customerGroups.vatBus, settings.vatBusPostingGroup],
+          ])
+        : {}),
     });
     return { id: str(made[f.customer.number]) };
   }
@@ -62,10 +65,12 @@ export function createAppliers(client: NavisionClient, f: Fields, settings: Navi
       [f.item.name]: d.name,
       [f.item.type]: 'Service',
       [f.item.unit]: settings.unitOfMeasure,
-      ...groups([
-        [f.item.genProd, settings.genProdPostingGroup],
-        [f.item.vatProd, settings.vatProdPostingGroup],
-      ]),
+      ...(f.itemGroups
+        ? groups([
+            [f.itemGroups.genProd, settings.genProdPostingGroup],
+            [f.itemGroups.vatProd, settings.vatProdPostingGroup],
+          ])
+        : {}),
     });
     return { id: str(made[f.item.number]) };
   }

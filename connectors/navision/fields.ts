@@ -11,8 +11,6 @@ export interface Fields {
     name: string;
     type: string;
     unit: string;
-    genProd: string;
-    vatProd: string;
     price: string;
   };
   invoice: { number: string; customer: string; external: string; date: string };
@@ -24,7 +22,9 @@ export interface Fields {
     quantity: string;
     unitPrice: string;
   };
-  customerGroups: { posting: string; genBus: string; vatBus: string };
+  /** Posting-group fields of customers and items: NAV's pages have them; BC's API v2.0 has none (its templates apply). */
+  customerGroups?: { posting: string; genBus: string; vatBus: string };
+  itemGroups?: { genProd: string; vatProd: string };
 }
 
 const NAV: Fields = {
@@ -34,10 +34,9 @@ const NAV: Fields = {
     name: 'Description',
     type: 'Type',
     unit: 'Base_Unit_of_Measure',
-    genProd: 'Gen_Prod_Posting_Group',
-    vatProd: 'VAT_Prod_Posting_Group',
     price: 'Unit_Price',
   },
+  itemGroups: { genProd: 'Gen_Prod_Posting_Group', vatProd: 'VAT_Prod_Posting_Group' },
   invoice: {
     number: 'No',
     customer: 'Sell_to_Customer_No',
@@ -66,8 +65,6 @@ const BC: Fields = {
     name: 'displayName',
     type: 'type',
     unit: 'baseUnitOfMeasureCode',
-    genProd: 'generalProductPostingGroupCode',
-    vatProd: 'taxGroupCode',
     price: 'unitPrice',
   },
   invoice: {
@@ -83,11 +80,6 @@ const BC: Fields = {
     description: 'description',
     quantity: 'quantity',
     unitPrice: 'unitPrice',
-  },
-  customerGroups: {
-    posting: 'customerPostingGroup',
-    genBus: 'generalBusinessPostingGroup',
-    vatBus: 'vatBusinessPostingGroup',
   },
 };
 

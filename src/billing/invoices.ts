@@ -253,7 +253,8 @@ function prorations(
   const out: InvoiceLineRecord[] = [];
   let current = quantitiesOf(last);
   for (const snap of [...seen].sort((a, b) => a.day.localeCompare(b.day))) {
-    if (snap.day <= last.day || snap.day > end) continue;
+    // A change noted on the invoice's own day came after it (the list starts afresh when an invoice is made).
+    if (snap.day < last.day || snap.day > end) continue;
     const held = Number(end.slice(8, 10)) - Number(snap.day.slice(8, 10)) + 1;
     const keys = new Set([...Object.keys(current), ...Object.keys(snap.quantities)]);
     for (const key of [...keys].sort()) {

@@ -22,8 +22,21 @@ export type PartyMatch =
   | { ok: PartyCandidate; via: 'mapping' | 'ledger' | 'tenant' | 'name' }
   | { reason: string; suggestions: Suggestion[] };
 
-/** Names compared case- and space-insensitively (and in one Unicode form), the same on every run. */
-export const normalName = (name: string): string => name.normalize('NFKC').toLowerCase().replace(/\s+/g, '');
+const normalised = new Map<string, string>();
+
+/**
+ * Names compared case- and space-insensitively (and in one Unicode form), the same on every run. Remembered
+ * (up to 100,000 names): matching thousands of customers against thousands of records asks for each many times.
+ */
+export function normalName(name: string): string {
+  let n = normalised.get(name);
+  if (n === undefined) {
+    n = name.normalize('NFKC').toLowerCase().replace(/\s+/g, '');
+    if (normalised.size >= 100_000) normalised.clear();
+    normalised.set(name, n);
+  }
+  return n;
+}
 
 const sameText = (a: string | undefined, b: string): boolean =>
   a !== undefined && a.trim().toLowerCase() === b.trim().toLowerCase();

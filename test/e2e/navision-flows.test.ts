@@ -179,13 +179,9 @@ describe('NAV / BC: a month invoiced once, the next one prorating a seat change'
 
 describe('NAV / BC: a seat change seen on the invoice day, after the invoice', () => {
   for (const flavour of FLAVOURS) {
-    // BUG (src/billing/invoices.ts, prorations(): `if (snap.day <= last.day …) continue`): seats changed on the
-    // day the month's invoice was made, after it (a later run that day sees them; the run report even says "the
-    // change is prorated on the next invoice"), are never billed for the rest of that month: the next invoice
-    // skips every change dated the invoice's own day. The ledger's list of seen seats starts afresh when the
-    // invoice is made, so a change dated that day came after it. Should be: prorated on the next invoice (from
-    // that day, or from the next day under "one change per line and day").
-    it.fails(`${flavour}: +3 seats later on the invoice day are prorated on the next month's invoice`, async () => {
+    // Was a bug (prorations() skipped every change dated the invoice's own day): seats changed on the day the
+    // month's invoice was made, after it, are prorated on the next invoice from that day.
+    it(`${flavour}: +3 seats later on the invoice day are prorated on the next month's invoice`, async () => {
       w = await startNavWorld({ flavour });
       const company = w.nav.company(NAV_COMPANY);
       const month1 = w.day().slice(0, 7);
@@ -719,13 +715,9 @@ describe('NAV / BC: a SpinPanel customer the ERP lacks', () => {
   }
 
   for (const flavour of ['bc-onprem', 'bc-online'] as const) {
-    // BUG (connectors/navision/fields.ts BC.item.vatProd = 'taxGroupCode', used by apply.ts createItem): on Business
-    // Central the `vatProdPostingGroup` setting is sent as the item's `taxGroupCode`, which in API v2.0 is the
-    // (US sales) Tax Group, not the VAT Prod. Posting Group; the sandbox's items have no such field and refuse the
-    // create, a real BC refuses a Tax Group that does not exist — either way no item is made and no invoice with
-    // a new product goes out. Should be: not sent on BC (the item template sets the VAT group), or the setting
-    // refused for BC links when saved.
-    it.fails(`${flavour}: vatProdPostingGroup set: items are still made and the month invoiced`, async () => {
+    // Was a bug (the setting was sent as BC's `taxGroupCode`, the US sales-tax group): on BC posting groups are
+    // not sent at all — API v2.0 items have no such fields; the company's item template sets them.
+    it(`${flavour}: vatProdPostingGroup set: items are still made and the month invoiced`, async () => {
       try {
         w = await startNavWorld({ flavour, settings: { vatProdPostingGroup: 'VAT10' } });
       } catch (err) {
@@ -740,13 +732,9 @@ describe('NAV / BC: a SpinPanel customer the ERP lacks', () => {
   }
 
   for (const flavour of ['bc-onprem', 'bc-online'] as const) {
-    // BUG (connectors/navision/fields.ts BC.customerGroups, used by apply.ts createCustomer): on Business Central
-    // the customer's posting group settings are sent as `customerPostingGroup`, `generalBusinessPostingGroup`
-    // and `vatBusinessPostingGroup`, which API v2.0's customer entity does not have: BC refuses the create
-    // ("The property 'customerPostingGroup' does not exist on type 'Microsoft.NAV.customer'"), so with these
-    // settings no missing customer can ever be created on BC. They should not be sent on BC (the company's
-    // customer template applies there), or be refused for BC links when the settings are saved.
-    it.fails(`${flavour}: createMissingCustomers with posting group settings still makes the customer`, async () => {
+    // Was a bug (the settings were sent as fields API v2.0 customers do not have, and BC refused the create): on
+    // BC posting groups are not sent; the company's customer template applies.
+    it(`${flavour}: createMissingCustomers with posting group settings still makes the customer`, async () => {
       const gone: { name?: string } = {};
       w = await startNavWorld({
         flavour,
