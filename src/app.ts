@@ -19,6 +19,7 @@ import type { RetryPolicy } from './queue/catalog.ts';
 import { createSyncQueue, enqueueSync, queuePrefix } from './queue/queues.ts';
 import { createUnlinkQueue, createUnlinkWorker, recoverUnlinks } from './queue/unlink.ts';
 import { createSyncWorker } from './queue/worker.ts';
+import { auditKeyringFrom, bindAuditKeyring } from './store/audit-keys.ts';
 import type { StoreContext } from './store/context.ts';
 import { createKeys } from './store/keys.ts';
 import { createRedisLimits } from './store/limits.ts';
@@ -51,13 +52,15 @@ export async function createApp(
   assertResidency(config);
   const logger = opts.logger ?? createLogger(config.LOG_LEVEL);
   if (!config.CREDENTIALS_KEYS) throw new AppError('config', 500, 'CREDENTIALS_KEYS is required');
+  // Every audit entry this process appends is signed with AUDIT_KEYS (or keys derived from CREDENTIALS_KEYS).
+  const auditKeys = auditKeyringFrom(config);
   const redis = createRedis(config.REDIS_URL);
   const check = await checkRedis(redis, { allowEviction: config.REDIS_ALLOW_EVICTION }).catch(async (e) => {
     redis.disconnect();
     throw e;
   });
   logger.debug({ redis: check }, 'redis checked');
-  const keys = createKeys(config.REDIS_PREFIX);
+  const keys = bindAuditKeyring(createKeys(config.REDIS_PREFIX), auditKeys);
   const store: StoreContext = {
     redis,
     keys,

@@ -70,6 +70,9 @@ export const ConfigSchema = z.object({
   ),
   REDIS_ALLOW_EVICTION: opt(bool.default(false)),
   CREDENTIALS_KEYS: opt(credentialKeys),
+  // HMAC keys of the audit chain, same grammar (first signs, all verify). Unset: derived from CREDENTIALS_KEYS
+  // with HKDF (src/store/audit-keys.ts says why); set it in production so the two rotate apart.
+  AUDIT_KEYS: opt(credentialKeys.optional()),
   SPINPANEL_API_URL: opt(z.string().url().default('https://api.spinpanel.example/v1')),
   AUTOTASK_ZONE_LOOKUP_URL: opt(
     z.string().url().default('https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation'),
@@ -115,7 +118,13 @@ export const ConfigSchema = z.object({
   LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
 });
 
-const SECRET_VARS = new Set(['CREDENTIALS_KEYS', 'API_TOKENS', 'REDIS_URL', 'SPINPANEL_WEBHOOK_SECRET']);
+const SECRET_VARS = new Set([
+  'CREDENTIALS_KEYS',
+  'AUDIT_KEYS',
+  'API_TOKENS',
+  'REDIS_URL',
+  'SPINPANEL_WEBHOOK_SECRET',
+]);
 
 export type Config = z.infer<typeof ConfigSchema>;
 

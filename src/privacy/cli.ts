@@ -2,6 +2,7 @@ import type { Command } from 'commander';
 import { type App, createApp } from '../app.ts';
 import { loadConfig } from '../config.ts';
 import type { Actor } from '../consent/consents.ts';
+import { auditKeysEntries, deriveAuditKeys } from '../store/audit-keys.ts';
 
 const print = (value: unknown): void => {
   process.stdout.write(`${JSON.stringify(value, null, 2)}\n`);
@@ -53,7 +54,9 @@ export function registerPrivacyCommands(program: Command): void {
   const audit = program.command('audit').description("an account's hash-chained audit trail");
   audit
     .command('verify <accountId>')
-    .description('check the chain: exits 1 when an entry was edited or removed')
+    .description(
+      'check the chain (HMACs under AUDIT_KEYS): exits 1 when an entry was edited, removed or forged',
+    )
     .action((accountId: string) =>
       withApp(async (app) => {
         const verdict = await app.services.verifyAudit(accountId);
@@ -61,6 +64,17 @@ export function registerPrivacyCommands(program: Command): void {
         if (!verdict.ok) process.exitCode = 1;
       }),
     );
+
+  audit
+    .command('derived-keys')
+    .description(
+      'print, as AUDIT_KEYS entries, the audit keys derived from CREDENTIALS_KEYS (used while AUDIT_KEYS is unset)',
+    )
+    .action(() => {
+      // List them behind a new key when AUDIT_KEYS is first set, so entries signed before keep verifying.
+      const { CREDENTIALS_KEYS } = loadConfig();
+      print({ AUDIT_KEYS: auditKeysEntries(deriveAuditKeys(CREDENTIALS_KEYS ?? [])) });
+    });
 
   program
     .command('rotate-credentials')

@@ -6,6 +6,7 @@ import { appendAudit, readAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { scanKeys } from '../store/scan.ts';
 import type { RunRecord } from '../sync/runs.ts';
+import { assertAccountExists } from './account.ts';
 import { type PrivacyDeps, RIGHTS_ROLES } from './deps.ts';
 import { getExclusions } from './exclusions.ts';
 import { privacyKeys } from './keys.ts';
@@ -34,6 +35,8 @@ export async function exportAccount(d: PrivacyDeps, actor: Actor, accountId: str
   if (!RIGHTS_ROLES.includes(actor.role))
     throw forbidden('exporting an account is an admin or operator action');
   const ctx = d.store;
+  // A made-up id is a 404, checked before the audit entry below would create a trail for it.
+  await assertAccountExists(ctx, accountId);
   // Audited first, so the export shows that it was made.
   await appendAudit(ctx.redis, ctx.keys, accountId, { type: 'account.exported', actor });
   const [consents, links] = await Promise.all([listConsents(ctx, accountId), listLinks(ctx, accountId)]);

@@ -2,6 +2,7 @@ import type { Actor } from '../consent/consents.ts';
 import { forbidden } from '../errors.ts';
 import { rotateCredentials } from '../links/rotate.ts';
 import { readAudit, verifyAudit } from '../store/audit.ts';
+import { assertAccountExists } from './account.ts';
 import type { PrivacyDeps } from './deps.ts';
 import { RIGHTS_ROLES } from './deps.ts';
 import { type ErasureOptions, eraseAccount } from './erasure.ts';
@@ -30,13 +31,17 @@ export function createPrivacyServices(d: PrivacyDeps & { retention: RetentionPol
       eraseAccount(d, actor, accountId, opts),
     async readAudit(actor: Actor, accountId: string) {
       if (!RIGHTS_ROLES.includes(actor.role)) throw forbidden('the audit trail is for admins and operators');
+      await assertAccountExists(store, accountId);
       const [items, verdict] = await Promise.all([
         readAudit(store.redis, store.keys, accountId),
         verifyAudit(store.redis, store.keys, accountId),
       ]);
       return { items, verified: verdict };
     },
-    verifyAudit: (accountId: string) => verifyAudit(store.redis, store.keys, accountId),
+    async verifyAudit(accountId: string) {
+      await assertAccountExists(store, accountId);
+      return verifyAudit(store.redis, store.keys, accountId);
+    },
     rotateCredentials: () => rotateCredentials(store),
     sweepRetention: () => sweepRetention(store, d.retention),
   };

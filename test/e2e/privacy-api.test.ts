@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import { Queue } from 'bullmq';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -301,9 +302,55 @@ describe('privacy and data rights over the admin API', () => {
   it('serves the audit trail with its verification to admins and operators only', async () => {
     const res = await call('GET', `/v1/accounts/${w.accountId}/audit`, OPS);
     expect(res.status).toBe(200);
-    expect(res.body.verified).toEqual({ ok: true, entries: res.body.items.length, problems: [] });
+    const auditKeyId = w.env.AUDIT_KEYS!.split(':')[0];
+    expect(res.body.verified).toEqual({
+      ok: true,
+      entries: res.body.items.length,
+      legacyUnkeyed: 0,
+      keyIds: [auditKeyId],
+      problems: [],
+    });
     expect(res.body.items.map((e: { type: string }) => e.type)).toEqual(['consent.granted', 'link.created']);
+    expect(res.body.items.map((e: { keyId: string }) => e.keyId)).toEqual([auditKeyId, auditKeyId]);
     expect((await call('GET', `/v1/accounts/${w.accountId}/audit`, USER)).status).toBe(403);
+  });
+
+  it('shows a trail rewritten through Redis without the audit key as failed, from its first entry', async () => {
+    // Someone with Redis write access drops the link's creation and recomputes every hash with SHA-256.
+    const key = w.app.store.keys.audit(w.accountId);
+    const rows = await w.app.redis.xrange(key, '-', '+');
+    await w.app.redis.del(key);
+    let prev = '0'.repeat(64);
+    for (const [id, fields] of rows) {
+      const body = fields[fields.indexOf('body') + 1]!.replace('link.created', 'link.viewed');
+      const hash = createHash('sha256').update(prev).update('\n').update(body).digest('hex');
+      const keyId = fields[fields.indexOf('keyId') + 1]!;
+      await w.app.redis.xadd(key, id, 'body', body, 'prevHash', prev, 'hash', hash, 'keyId', keyId);
+      prev = hash;
+    }
+    const res = await call('GET', `/v1/accounts/${w.accountId}/audit`, OPS);
+    expect(res.status).toBe(200);
+    expect(res.body.verified.ok).toBe(false);
+    expect(res.body.verified.problems[0]).toEqual({
+      id: rows[0]![0],
+      problem: expect.stringMatching(
+        /does not match its HMAC under audit key .* \(edited, or rewritten without the key\)/,
+      ),
+    });
+  });
+
+  it('answers 404 to an export or audit of an account it holds nothing for, and writes nothing', async () => {
+    const ghost = 'acct-made-up-404';
+    const before = (await w.app.redis.keys(`${w.env.REDIS_PREFIX}:*`)).sort();
+    for (const path of [`/v1/accounts/${ghost}/export`, `/v1/accounts/${ghost}/audit`]) {
+      const res = await call('GET', path, OPS);
+      expect(res.status, path).toBe(404);
+      expect(res.body.error).toMatchObject({ code: 'not_found', message: expect.stringContaining(ghost) });
+    }
+    expect(await w.app.redis.exists(w.app.store.keys.audit(ghost))).toBe(0);
+    expect((await w.app.redis.keys(`${w.env.REDIS_PREFIX}:*`)).sort()).toEqual(before);
+    // The account that does exist still answers.
+    expect((await call('GET', `/v1/accounts/${w.accountId}/export`, OPS)).status).toBe(200);
   });
 });
 

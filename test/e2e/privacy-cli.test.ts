@@ -4,6 +4,8 @@ import { type Actor, grantConsent } from '../../src/consent/consents.ts';
 import { createLink } from '../../src/links/links.ts';
 import { Vault, type VaultKey } from '../../src/links/vault.ts';
 import { appendAudit } from '../../src/store/audit.ts';
+import { auditKeyringFrom, bindAuditKeyring } from '../../src/store/audit-keys.ts';
+import { createKeys } from '../../src/store/keys.ts';
 import { REDIS_URL, type TestStore, testKey, testStore } from '../helpers/store.ts';
 
 const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
@@ -39,7 +41,13 @@ describe('billing-sync privacy commands', { timeout: 120_000 }, () => {
   beforeEach(async () => {
     t = await testStore();
     key = testKey();
-    env = { REDIS_URL, REDIS_PREFIX: t.prefix, CREDENTIALS_KEYS: keyEnv(key), LOG_LEVEL: 'silent' };
+    env = {
+      REDIS_URL,
+      REDIS_PREFIX: t.prefix,
+      CREDENTIALS_KEYS: keyEnv(key),
+      AUDIT_KEYS: t.auditKeys,
+      LOG_LEVEL: 'silent',
+    };
   });
   afterEach(async () => t.close());
 
@@ -57,7 +65,13 @@ describe('billing-sync privacy commands', { timeout: 120_000 }, () => {
       await appendAudit(t.ctx.redis, t.ctx.keys, acct, { type, actor: admin });
     const ok = await cli(['audit', 'verify', acct], env);
     expect(ok.code).toBe(0);
-    expect(JSON.parse(ok.stdout)).toEqual({ ok: true, entries: 3, problems: [] });
+    expect(JSON.parse(ok.stdout)).toEqual({
+      ok: true,
+      entries: 3,
+      legacyUnkeyed: 0,
+      keyIds: [t.auditKeys.split(':')[0]],
+      problems: [],
+    });
 
     const auditKey = t.ctx.keys.audit(acct);
     const rows = await t.ctx.redis.xrange(auditKey, '-', '+');
@@ -70,6 +84,38 @@ describe('billing-sync privacy commands', { timeout: 120_000 }, () => {
     expect(JSON.parse(bad.stdout).problems).toEqual([
       { id: rows[1]![0], problem: expect.stringMatching(/edited/) },
     ]);
+  });
+
+  it('refuses to export an account it holds nothing for, and writes nothing', async () => {
+    const res = await cli(['export', 'acct-made-up', '--as', 'ops-7'], env);
+    expect(res.code).toBe(1);
+    expect(res.stderr).toMatch(/account acct-made-up not found/);
+    expect(res.stdout).toBe('');
+    expect(await t.ctx.redis.keys(`${t.prefix}:*`)).toEqual([]);
+  });
+
+  it('prints the keys derived while AUDIT_KEYS was unset, so a trail they signed verifies once it is set', async () => {
+    // A deployment without AUDIT_KEYS: its trail is signed with keys derived from CREDENTIALS_KEYS.
+    const { AUDIT_KEYS: _, ...fallback } = env;
+    const derived = bindAuditKeyring(createKeys(t.prefix), auditKeyringFrom({ CREDENTIALS_KEYS: [key] }));
+    for (const type of ['a', 'b']) await appendAudit(t.ctx.redis, derived, acct, { type, actor: admin });
+    expect((await cli(['audit', 'verify', acct], fallback)).code).toBe(0);
+
+    const printed = await cli(['audit', 'derived-keys'], fallback);
+    expect(printed.code).toBe(0);
+    const { AUDIT_KEYS: carried } = JSON.parse(printed.stdout);
+    expect(carried).toMatch(new RegExp(`^cred-${key.id}:`));
+    // AUDIT_KEYS set with a new key first and the derived one behind it: old entries verify, new ones use the new key.
+    const own = testKey();
+    const withOwn = { ...env, AUDIT_KEYS: `${keyEnv(own)},${carried}` };
+    const ok = await cli(['audit', 'verify', acct], withOwn);
+    expect(JSON.parse(ok.stdout)).toMatchObject({ ok: true, keyIds: [`cred-${key.id}`] });
+    // Without it, the verdict names the key that is missing.
+    const missing = await cli(['audit', 'verify', acct], { ...env, AUDIT_KEYS: keyEnv(own) });
+    expect(missing.code).toBe(1);
+    expect(JSON.parse(missing.stdout).problems[0].problem).toBe(
+      `signed with audit key "cred-${key.id}", which is not in AUDIT_KEYS`,
+    );
   });
 
   it('rotates every credential to the current key and exports without secrets', async () => {

@@ -1,8 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { Vault } from '../../src/links/vault.ts';
+import { Vault, type VaultKey } from '../../src/links/vault.ts';
+import { AuditKeyring, bindAuditKeyring } from '../../src/store/audit-keys.ts';
 import type { StoreContext } from '../../src/store/context.ts';
-import { createKeys } from '../../src/store/keys.ts';
+import { createKeys, type Keys } from '../../src/store/keys.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -27,21 +28,29 @@ export async function dropPrefix(redis: Redis, prefix: string): Promise<void> {
 export interface TestStore {
   ctx: StoreContext;
   prefix: string;
+  /** The AUDIT_KEYS value `ctx.keys` signs the audit trail with, for a process that must verify it. */
+  auditKeys: string;
   close(): Promise<void>;
 }
+
+/** A store layout whose audit trail is signed with the given AUDIT_KEYS entries (first signs, all verify). */
+export const keysWithAudit = (prefix: string, ...audit: VaultKey[]): Keys =>
+  bindAuditKeyring(createKeys(prefix), new AuditKeyring(audit, 'AUDIT_KEYS'));
 
 export async function testStore(): Promise<TestStore> {
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const prefix = freshPrefix();
+  const audit = testKey();
   const ctx: StoreContext = {
     redis,
-    keys: createKeys(prefix),
+    keys: keysWithAudit(prefix, audit),
     vault: new Vault([testKey()]),
     now: () => new Date(),
   };
   return {
     ctx,
     prefix,
+    auditKeys: keyEnv(audit),
     async close() {
       await dropPrefix(redis, prefix);
       redis.disconnect();

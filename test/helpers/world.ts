@@ -83,6 +83,7 @@ export async function startWorld(
     REDIS_URL,
     REDIS_PREFIX: prefix,
     CREDENTIALS_KEYS: keyEnv(),
+    AUDIT_KEYS: keyEnv(),
     SPINPANEL_API_URL: sp.url,
     AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl,
     SYNC_BACKOFF_MS: '100',

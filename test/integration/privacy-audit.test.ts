@@ -1,9 +1,13 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { type Actor, grantConsent } from '../../src/consent/consents.ts';
+import { retentionFromConfig } from '../../src/privacy/retention.ts';
+import { createPrivacyServices } from '../../src/privacy/services.ts';
 import { appendAudit, readAudit, verifyAudit } from '../../src/store/audit.ts';
-import { type TestStore, testStore } from '../helpers/store.ts';
+import { privacyDeps } from '../helpers/privacy.ts';
+import { dumpPrefix, type TestStore, testStore } from '../helpers/store.ts';
 
 const acct = 'acct-audit';
-const actor = { userId: 'admin-1', role: 'company_admin' };
+const actor: Actor = { userId: 'admin-1', role: 'company_admin' };
 
 describe('audit trail', () => {
   let t: TestStore;
@@ -16,10 +20,11 @@ describe('audit trail', () => {
   afterEach(async () => t.close());
 
   const rows = () => t.ctx.redis.xrange(t.ctx.keys.audit(acct), '-', '+');
+  const auditKeyId = () => t.auditKeys.split(':')[0];
 
   it('verifies an untouched chain, each entry linked to the one before', async () => {
     const verdict = await verifyAudit(t.ctx.redis, t.ctx.keys, acct);
-    expect(verdict).toEqual({ ok: true, entries: 4, problems: [] });
+    expect(verdict).toEqual({ ok: true, entries: 4, legacyUnkeyed: 0, keyIds: [auditKeyId()], problems: [] });
     const entries = await readAudit(t.ctx.redis, t.ctx.keys, acct);
     expect(entries[1]!.prevHash).toBe(entries[0]!.hash);
   });
@@ -85,7 +90,11 @@ describe('audit trail', () => {
         appendAudit(t.ctx.redis, t.ctx.keys, acct, { type: `burst.${i}`, actor }),
       ),
     );
-    expect(await verifyAudit(t.ctx.redis, t.ctx.keys, acct)).toEqual({ ok: true, entries: 34, problems: [] });
+    expect(await verifyAudit(t.ctx.redis, t.ctx.keys, acct)).toMatchObject({
+      ok: true,
+      entries: 34,
+      problems: [],
+    });
   });
 
   it('stores no personal data in an entry, whatever the caller passes', async () => {
@@ -98,5 +107,44 @@ describe('audit trail', () => {
     expect(raw).not.toContain('jan@example.nl');
     expect(raw).not.toContain('Jan');
     expect((await verifyAudit(t.ctx.redis, t.ctx.keys, acct)).ok).toBe(true);
+  });
+});
+
+describe('export and audit of an account the connector holds nothing for', () => {
+  let t: TestStore;
+  let services: ReturnType<typeof createPrivacyServices>;
+  const ops: Actor = { userId: 'ops-1', role: 'operator' };
+  beforeEach(async () => {
+    t = await testStore();
+    const d = privacyDeps(t);
+    services = createPrivacyServices({ ...d, retention: retentionFromConfig(d.config) });
+  });
+  afterEach(async () => t.close());
+
+  it('answers 404 for a made-up account id and writes nothing, not even an audit entry', async () => {
+    await expect(services.exportAccount(ops, 'acct-made-up')).rejects.toMatchObject({
+      code: 'not_found',
+      status: 404,
+    });
+    await expect(services.readAudit(ops, 'acct-made-up')).rejects.toMatchObject({ status: 404 });
+    await expect(services.verifyAudit('acct-made-up')).rejects.toMatchObject({ status: 404 });
+    expect(await t.ctx.redis.exists(t.ctx.keys.audit('acct-made-up'))).toBe(0);
+    expect(await dumpPrefix(t.ctx.redis, t.prefix)).toBe('');
+  });
+
+  it('still refuses a plain user before saying whether the account exists', async () => {
+    const user: Actor = { userId: 'u-1', role: 'user' };
+    await expect(services.exportAccount(user, 'acct-made-up')).rejects.toMatchObject({ status: 403 });
+    await expect(services.readAudit(user, 'acct-made-up')).rejects.toMatchObject({ status: 403 });
+  });
+
+  it('exports an account that holds a consent, and serves the trail of an erased one', async () => {
+    await grantConsent(t.ctx, actor, 'acct-real', { level: 'company', scopes: ['billing:read'] }, 'p');
+    const doc = await services.exportAccount(ops, 'acct-real');
+    expect(doc.audit.map((e) => e.type)).toEqual(['consent.granted', 'account.exported']);
+    await services.eraseAccount(ops, 'acct-real', { graceMs: 0, waitMs: 0 });
+    // Only the erasure's entry is left, and it is still the account's record to show.
+    const trail = await services.readAudit(ops, 'acct-real');
+    expect(trail.items.map((e) => e.type)).toEqual(['account.erased']);
   });
 });
