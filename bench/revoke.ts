@@ -39,6 +39,7 @@ async function main() {
     CREDENTIALS_KEYS: `k1:${randomBytes(32).toString('base64')}`,
     SPINPANEL_API_URL: sp.url,
     AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl,
+    AUTOTASK_ALLOWED_HOSTS: new URL(at.url).host,
     SYNC_LOCK_TTL_MS: '2000',
     LOG_LEVEL: 'silent',
   });

@@ -1,18 +1,23 @@
 import type { AxiosInstance } from 'axios';
 import type { z } from 'zod';
 import { AppError } from '../src/errors.ts';
+import { autotaskZonePolicy } from './autotask/client.ts';
 import { createAutotaskConnector } from './autotask/connector.ts';
 import type { BudgetOptions } from './autotask/limits.ts';
 import { AutotaskCredentials, AutotaskSettings } from './autotask/schemas.ts';
 import { createNavisionConnector } from './navision/connector.ts';
 import { WINDOW_MS } from './navision/limits.ts';
-import { NavisionCredentials } from './navision/schemas.ts';
+import { assertNavisionHosts, NavisionCredentials } from './navision/schemas.ts';
 import { NavisionSettings } from './navision/settings.ts';
 import type { Connector, LinkLimits, TargetKind } from './types.ts';
 
 /** What the composition root knows of the environment connectors need (lookup hosts, budget policy). */
 export interface ConnectorEnv {
   autotaskZoneLookupUrl: string;
+  /** Hosts a sandbox adds to Autotask's own for zones (AUTOTASK_ALLOWED_HOSTS; http allowed on them). */
+  autotaskAllowedHosts: readonly string[];
+  /** Hosts a sandbox adds to Microsoft's for BC online (NAVISION_ALLOWED_HOSTS; http allowed on them). */
+  navisionAllowedHosts: readonly string[];
   /** Hourly-budget policy for sync runs (reserve, spacing); unset: the budget is not watched. */
   autotaskBudget?: BudgetOptions;
 }
@@ -63,10 +68,14 @@ const autotask: ConnectorKind = {
       settings: AutotaskSettings.parse(d.settings),
       zoneLookupUrl: d.env.autotaskZoneLookupUrl,
       ...(zoneUrl ? { zoneUrl } : {}),
+      // Only a zone inside the policy is used, so only such a zone is ever cached; a cached one is checked again.
       onZone: (url) => zones.set(key, { url, until: Date.now() + ZONE_TTL_MS }),
       signal: d.signal,
-      // A run watches the shared hourly budget; a credentials check is one call and does not.
-      ...(d.limits ? { client: { limits: d.limits, budget: d.env.autotaskBudget } } : {}),
+      client: {
+        zonePolicy: autotaskZonePolicy(d.env.autotaskAllowedHosts),
+        // A run watches the shared hourly budget; a credentials check is one call and does not.
+        ...(d.limits ? { limits: d.limits, budget: d.env.autotaskBudget } : {}),
+      },
     });
   },
 };
@@ -76,15 +85,18 @@ const navision: ConnectorKind = {
   credentials: NavisionCredentials,
   settings: NavisionSettings,
   limitsWindowMs: WINDOW_MS,
-  create: (d) =>
-    createNavisionConnector({
+  create: (d) => {
+    // Refused before the connector exists, so before any credential is sent (a check and every run alike).
+    assertNavisionHosts(NavisionCredentials.parse(d.credentials), d.env.navisionAllowedHosts);
+    return createNavisionConnector({
       http: d.http,
       credentials: d.credentials,
       settings: NavisionSettings.parse(d.settings),
       signal: d.signal,
       // A run shares the link's 5 slots and (BC online) its 5-minute window with every worker process.
       ...(d.limits ? { client: { limits: d.limits, budget: {} } } : {}),
-    }),
+    });
+  },
 };
 
 /** Every target the sync can push to. */

@@ -1,7 +1,7 @@
 import { type Job, type Queue, QueueEvents, type Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Logger } from 'pino';
-import { CONNECTORS, makeConnector, parseSettings } from '../connectors/registry.ts';
+import { CONNECTORS, type ConnectorEnv, makeConnector, parseSettings } from '../connectors/registry.ts';
 import type { Config } from './config.ts';
 import { type Actor, type GrantConsentBody, grantConsent, listConsents } from './consent/consents.ts';
 import { Gate } from './consent/gate.ts';
@@ -19,6 +19,8 @@ import type { RetryPolicy } from './queue/catalog.ts';
 import { createSyncQueue, enqueueSync, queuePrefix } from './queue/queues.ts';
 import { createUnlinkQueue, createUnlinkWorker, recoverUnlinks } from './queue/unlink.ts';
 import { createSyncWorker } from './queue/worker.ts';
+import { SpinPanelClient } from './spinpanel/client.ts';
+import { readAccount } from './spinpanel/snapshot.ts';
 import { auditKeyringFrom, bindAuditKeyring } from './store/audit-keys.ts';
 import type { StoreContext } from './store/context.ts';
 import { createKeys } from './store/keys.ts';
@@ -70,8 +72,10 @@ export async function createApp(
   const gate = new Gate(redis, keys);
   const queue = createSyncQueue(redis, config.REDIS_PREFIX);
   const unlinkQueue = createUnlinkQueue(redis, config.REDIS_PREFIX);
-  const connectorEnv = {
+  const connectorEnv: ConnectorEnv = {
     autotaskZoneLookupUrl: config.AUTOTASK_ZONE_LOOKUP_URL,
+    autotaskAllowedHosts: config.AUTOTASK_ALLOWED_HOSTS,
+    navisionAllowedHosts: config.NAVISION_ALLOWED_HOSTS,
     autotaskBudget: { reserve: config.AUTOTASK_BUDGET_RESERVE, spacingMs: config.AUTOTASK_BUDGET_SPACING_MS },
   };
   const engine: EngineDeps = {
@@ -193,7 +197,7 @@ interface ServiceDeps {
   unlinkQueue: Queue;
   retry: RetryPolicy;
   config: Config;
-  connectorEnv: { autotaskZoneLookupUrl: string };
+  connectorEnv: ConnectorEnv;
   events: () => QueueEvents;
 }
 
@@ -221,7 +225,16 @@ export function createServices(d: ServiceDeps) {
         {
           parseSettings,
           defaultEveryMinutes: config.SYNC_INTERVAL_MINUTES,
-          // Before a link exists, its credentials check passes the gate of the consent it is made under.
+          // Before a link exists, its checks pass the gate of the consent it is made under: first the key's account…
+          spinpanelAccount: async (apiKey, under) => {
+            const http = d.gate.verifyClient(under.accountId, under.consentId, {
+              timeoutMs: config.HTTP_TIMEOUT_MS,
+              baseURL: config.SPINPANEL_API_URL,
+              headers: { Authorization: `Bearer ${apiKey}` },
+            });
+            return (await readAccount(new SpinPanelClient(http))).id;
+          },
+          // …then the target's credentials.
           verify: (target, credentials, settings, under) =>
             makeConnector(
               target,

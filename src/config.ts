@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { HOST_PATTERN } from './net/host-policy.ts';
 
 /** Blank values count as unset, so `FOO=` in a .env file falls back to the default. */
 const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? undefined : v);
@@ -9,6 +10,20 @@ const role = z.enum(['user', 'company_admin', 'reseller', 'operator']);
 export type Role = z.infer<typeof role>;
 /** An Azure region name as configured, e.g. `westeurope`. */
 const region = /^[a-z][a-z0-9-]{1,40}$/;
+/** Comma-separated host patterns (src/net/host-policy.ts): `127.0.0.1:8443`, `bc.sandbox.example`, `*.example`. */
+const hostList = z
+  .string()
+  .default('')
+  .transform((raw, ctx) => {
+    const hosts = raw
+      .split(',')
+      .map((h) => h.trim())
+      .filter(Boolean);
+    if (hosts.every((h) => HOST_PATTERN.test(h))) return hosts;
+    // On the variable itself (not an index), so the problem names it and shows what it got.
+    ctx.addIssue({ code: 'custom', message: 'each entry must be host, host:port or *.domain' });
+    return z.NEVER;
+  });
 
 export interface ApiToken {
   token: string;
@@ -77,6 +92,10 @@ export const ConfigSchema = z.object({
   AUTOTASK_ZONE_LOOKUP_URL: opt(
     z.string().url().default('https://webservices.autotask.net/atservicesrest/v1.0/zoneInformation'),
   ),
+  // Hosts a sandbox adds to the targets' own (Autotask zones: *.autotask.net; BC online: Microsoft's), over
+  // http too. Empty in production: credentials then go over https to the target's own hosts only.
+  AUTOTASK_ALLOWED_HOSTS: opt(hostList),
+  NAVISION_ALLOWED_HOSTS: opt(hostList),
   API_HOST: opt(z.string().default('127.0.0.1')),
   API_PORT: opt(z.coerce.number().int().min(0).max(65535).default(8080)),
   API_TOKENS: opt(apiTokens.default([])),

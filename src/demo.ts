@@ -80,7 +80,8 @@ async function demoTarget(
     return {
       label: 'Autotask',
       url: at.url,
-      env: { AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl },
+      // The local sandbox's plain-http host is allowed for the demo alone (README "Trust boundaries").
+      env: { AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl, AUTOTASK_ALLOWED_HOSTS: new URL(at.url).host },
       link: {
         target: 'autotask',
         credentials: {
@@ -112,7 +113,7 @@ async function demoTarget(
   return {
     label: 'BC',
     url: nav.url,
-    env: {},
+    env: { NAVISION_ALLOWED_HOSTS: new URL(nav.url).host },
     link: {
       target: 'navision',
       // Business Central online: OAuth2 client credentials against the sandbox's own authority.

@@ -1,5 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
 import axios, { type AxiosError, type AxiosInstance, type AxiosRequestConfig, type Method } from 'axios';
+import { assertHostAllowed, type HostPolicy } from '../../src/net/host-policy.ts';
 import { isCancellation, parseRetryAfter, plainTextHint } from '../../src/net/http.ts';
 import { backoffMs, withRetry } from '../../src/net/retry.ts';
 import { createMemoryLimits } from '../limits-memory.ts';
@@ -32,6 +33,16 @@ export interface Filter {
   items?: Filter[];
 }
 
+/** The hosts Autotask serves its zones from (webservices1…N.autotask.net, sandboxes included). */
+export const AUTOTASK_HOSTS: readonly string[] = ['*.autotask.net'];
+
+/** Zones on Autotask's hosts over https, or on `extra` hosts a sandbox adds (http allowed). */
+export const autotaskZonePolicy = (extra: readonly string[] = []): HostPolicy => ({
+  owner: 'Autotask',
+  https: AUTOTASK_HOSTS,
+  extra,
+});
+
 /** Autotask's page size and the most an `in` list should carry. */
 export const MAX_RECORDS = 500;
 
@@ -42,6 +53,11 @@ export interface AutotaskClientOptions {
   zoneLookupUrl: string;
   /** A zone already known (cached on the link): skips the lookup. */
   zoneUrl?: string;
+  /**
+   * Where a zone may be: checked before anything is sent to it, looked up or given. The registry always sets
+   * it (`autotaskZonePolicy`); unset, any zone is used — only tests that build a client by hand leave it out.
+   */
+  zonePolicy?: HostPolicy;
   signal?: AbortSignal;
   /** Per-request timeout; unset leaves the gate's instance default in force. */
   timeoutMs?: number;
@@ -214,15 +230,23 @@ export class AutotaskClient {
       now: this.now,
       sleep: this.sleep,
     });
-    if (opts.zoneUrl) this.zonePromise = Promise.resolve(withSlash(opts.zoneUrl));
   }
 
-  /** The zone's API root (`https://webservicesN.autotask.net/ATServicesRest/`), looked up once. */
+  /**
+   * The zone's API root (`https://webservicesN.autotask.net/ATServicesRest/`), looked up once, and only once it
+   * is inside the zone policy: the lookup's answer decides where the API user's Secret goes next.
+   */
   zoneUrl(): Promise<string> {
-    this.zonePromise ??= this.lookupZone().catch((err) => {
-      this.zonePromise = undefined; // a failed lookup is not cached
-      throw err;
-    });
+    const { zoneUrl, zonePolicy } = this.opts;
+    this.zonePromise ??= (zoneUrl ? Promise.resolve(withSlash(zoneUrl)) : this.lookupZone())
+      .then((url) => {
+        if (zonePolicy) assertHostAllowed(url, zonePolicy, 'the Autotask zone');
+        return url;
+      })
+      .catch((err) => {
+        this.zonePromise = undefined; // a failed lookup is not cached
+        throw err;
+      });
     return this.zonePromise;
   }
 

@@ -1,4 +1,6 @@
 import { z } from 'zod';
+import { assertHostAllowed, originOf } from '../../src/net/host-policy.ts';
+import { RequestRefusedError } from '../../src/net/http.ts';
 
 /**
  * Credentials of a NAV / Business Central link, one of three flavours chosen per link. zod's messages name
@@ -8,6 +10,12 @@ import { z } from 'zod';
 
 /** `http(s)://host:port[/path]` without a trailing slash, so paths can be appended with one. */
 const baseUrl = z.url({ protocol: /^https?$/ }).transform((u) => u.replace(/\/+$/, ''));
+
+/**
+ * `true` lets an on-premises server be reached over plain http (a server without TLS on the MSP's own network);
+ * the link's audit entry records it. Otherwise https only (`assertNavisionHosts`).
+ */
+const allowHttp = z.boolean().optional();
 
 /** A NAV / BC server instance (`DynamicsNAV100`, `BC`): one path segment. */
 const serverInstance = z
@@ -61,6 +69,7 @@ export const NavODataCredentials = z.object({
   company,
   services: NavServices,
   auth: z.discriminatedUnion('type', [BasicAuth, NtlmAuth]),
+  allowHttp,
 });
 export type NavODataCredentials = z.infer<typeof NavODataCredentials>;
 
@@ -84,6 +93,8 @@ export const BcOnlineCredentials = z.object({
   authorityUrl: baseUrl.default('https://login.microsoftonline.com'),
   /** The API host (configurable so a sandbox can serve it); the token's scope stays Business Central's resource. */
   apiUrl: baseUrl.default('https://api.businesscentral.dynamics.com'),
+  /** Never: Business Central online is Microsoft's, over https (a sandbox's hosts: NAVISION_ALLOWED_HOSTS). */
+  allowHttp: z.literal(false, 'Business Central online is reached over https only').optional(),
 });
 export type BcOnlineCredentials = z.infer<typeof BcOnlineCredentials>;
 
@@ -95,6 +106,7 @@ export const BcOnPremCredentials = z.object({
   serverInstance,
   company,
   auth: BasicAuth,
+  allowHttp,
 });
 export type BcOnPremCredentials = z.infer<typeof BcOnPremCredentials>;
 
@@ -106,6 +118,34 @@ export const NavisionCredentials = z.discriminatedUnion('flavour', [
 export type NavisionCredentials = z.infer<typeof NavisionCredentials>;
 export type NavisionCredentialsInput = z.input<typeof NavisionCredentials>;
 export type Flavour = NavisionCredentials['flavour'];
+
+/** Microsoft's hosts of Business Central online: Entra ID's token authority and the API. */
+export const BC_ONLINE_HOSTS = {
+  authorityUrl: ['login.microsoftonline.com'],
+  apiUrl: ['api.businesscentral.dynamics.com'],
+} as const;
+
+/**
+ * Where a link's NAV / BC credentials may go, checked before any is sent (the registry, for a credentials check
+ * and every run alike). Business Central online: https on Microsoft's hosts — the client secret goes to the
+ * authority, the token to the API — or on `extra` hosts a sandbox adds (NAVISION_ALLOWED_HOSTS, http allowed).
+ * On-premises: the MSP's own server, on any host, over https unless the link says `allowHttp: true`.
+ */
+export function assertNavisionHosts(c: NavisionCredentials, extra: readonly string[]): void {
+  if (c.flavour === 'bc-online') {
+    for (const field of ['authorityUrl', 'apiUrl'] as const) {
+      const policy = { owner: 'Microsoft', https: BC_ONLINE_HOSTS[field], extra };
+      assertHostAllowed(c[field], policy, `Business Central online's ${field}`);
+    }
+    return;
+  }
+  if (c.allowHttp !== true && new URL(c.baseUrl).protocol !== 'https:') {
+    throw new RequestRefusedError(
+      'host_not_allowed',
+      `the on-premises server ${originOf(c.baseUrl)} is refused: it is reached over https unless the credentials say allowHttp: true (a server without TLS); no credential was sent to it`,
+    );
+  }
+}
 
 /** The secrets of a credential set, to be cut out of anything logged or thrown. */
 export function secretsOf(c: NavisionCredentials): string[] {

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import axios, { type AxiosAdapter, AxiosError, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
+import { isRedirect, redirectRefused } from '../net/http.ts';
 import type { Keys } from '../store/keys.ts';
 import { admit, consentDoor, type Door, linkDoor, release } from './inflight.ts';
 
@@ -64,6 +65,9 @@ const reasonOf = (signal: AbortSignal) =>
  * not only axios's socket timeout), and its token's deadline in Redis is that plus a margin. So however late
  * the admission's reply reaches a worker (a slow Redis connection, a paused process), the request is over before
  * a revocation could take its token for a dead process's and answer.
+ *
+ * No redirect is followed: a 3xx ends the request with a permanent error naming the host it pointed to. A hop
+ * that must happen is a request of its own, admitted (and, for a connector, host-checked) like any other.
  */
 export class Gate {
   constructor(
@@ -115,19 +119,29 @@ export class Gate {
         // The admission's reply came too late to send anything before the token's deadline: a timeout, not sent.
         if (left <= 0) throw timedOut();
         const timer = setTimeout(() => deadline.abort(), left);
-        opts.counter?.add(axios.getUri(config));
+        const url = axios.getUri(config);
+        opts.counter?.add(url);
         config.timeout = left;
         config.signal = deadline.signal;
+        // Set here, last: no per-request option turns following redirects back on.
+        config.maxRedirects = 0;
+        let res: Awaited<ReturnType<AxiosAdapter>>;
         try {
-          return await wire(config);
+          res = await wire(config);
         } catch (error) {
-          throw deadline.signal.aborted ? timedOut() : error;
+          if (deadline.signal.aborted) throw timedOut();
+          const answer = axios.isAxiosError(error) ? error.response : undefined;
+          if (isRedirect(answer?.status)) throw redirectRefused(answer.status, url, answer.headers?.location);
+          throw error;
         } finally {
           clearTimeout(timer);
           // Axios checks the config's signal again on the way back: the run's cancellation must not discard an
           // answer that came (see above), and the deadline's is reported as the timeout it is.
           config.signal = undefined;
         }
+        // A status check of the request's own may have let a 3xx through: still not followed.
+        if (isRedirect(res.status)) throw redirectRefused(res.status, url, res.headers?.location);
+        return res;
       } finally {
         // A failed removal leaves the token to lapse at its deadline; the request's own outcome still counts.
         await release(this.redis, door, token).catch(() => {});
@@ -137,6 +151,9 @@ export class Gate {
       baseURL: opts.baseURL,
       headers: opts.headers,
       timeout: opts.timeoutMs,
+      // Every hop is its own admitted request: a followed redirect would take the link's headers (Autotask's
+      // Secret, a bearer key) to whatever host the answer names, on this request's admission.
+      maxRedirects: 0,
       adapter: gated,
       // Status handling is the connectors' job; the gate only decides whether a request may leave.
       validateStatus: (s) => s >= 200 && s < 300,
@@ -145,6 +162,7 @@ export class Gate {
       if (opts.signal?.aborted) throw new GateClosedError(door.subject, reasonOf(opts.signal));
       // Set on every request too, so a per-request `adapter` cannot route around the gate.
       config.adapter = gated;
+      config.maxRedirects = 0;
       return config;
     });
     return http;

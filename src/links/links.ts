@@ -4,6 +4,8 @@ import type { LinkMapping, TargetKind, VerifyResult } from '../../connectors/typ
 import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
 import { GateClosedError } from '../consent/gate.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
+import { refusalOf } from '../net/http.ts';
+import { isSpinPanelError } from '../spinpanel/errors.ts';
 import { appendAudit } from '../store/audit.ts';
 import type { StoreContext } from '../store/context.ts';
 import { withWatch } from '../store/tx.ts';
@@ -76,6 +78,11 @@ function usableConsent(consent: Consent): boolean {
 
 export interface CreateLinkDeps {
   /**
+   * The id of the SpinPanel account `apiKey` belongs to (its `GET /account`), asked through the same consent's
+   * gate as `verify`. Rejects with SpinPanel's own error (SpinPanelError) when SpinPanel refuses or fails.
+   */
+  spinpanelAccount: (apiKey: string, under: { accountId: string; consentId: string }) => Promise<string>;
+  /**
    * Check the target accepts the credentials; throws CredentialsRejectedError with the target's words. `under`
    * is the consent the link is made under: the check's requests pass the gate only while it is active.
    */
@@ -90,7 +97,37 @@ export interface CreateLinkDeps {
   defaultEveryMinutes: number;
 }
 
-/** A link is made only under an active consent, and only after the target has accepted the credentials. */
+/**
+ * Why making a link stopped, as the admin API answers it: a revocation meanwhile, SpinPanel refusing the key, a
+ * target host outside the policy or a redirect; anything else (the target's refusal of its credentials…) as is.
+ * Messages name hosts and SpinPanel's words, never a key or a secret.
+ */
+function linkingFailure(error: unknown, revokedMeanwhile: () => AppError): unknown {
+  // The checks' requests pass the consent's gate: refused there, the consent was revoked meanwhile.
+  if (error instanceof GateClosedError) return revokedMeanwhile();
+  const refused = refusalOf(error);
+  if (refused) return new AppError(refused.code, 422, refused.message, undefined, { cause: error });
+  if (isSpinPanelError(error)) {
+    return error.status === 401 || error.status === 403
+      ? new AppError(
+          'spinpanel_key_rejected',
+          422,
+          `SpinPanel refused the API key: ${error.detail ?? error.title}`,
+        )
+      : new AppError(
+          'spinpanel_unavailable',
+          502,
+          `SpinPanel could not say which account the API key belongs to: ${error.message}`,
+        );
+  }
+  return error;
+}
+
+/**
+ * A link is made only under an active consent, only with a SpinPanel key of the account in the path (its
+ * `/account` is read with the key first: one account's key must never feed another account's links), and only
+ * after the target has accepted the credentials.
+ */
 export async function createLink(
   ctx: StoreContext,
   deps: CreateLinkDeps,
@@ -124,12 +161,22 @@ export async function createLink(
   const settings = deps.parseSettings(body.target, body.settings);
   const revokedMeanwhile = () =>
     new AppError('consent_required', 409, `consent ${consent.id} was revoked while the link was being made`);
-  const verified = await deps
-    .verify(body.target, body.credentials, settings, { accountId, consentId: consent.id })
-    .catch((error: unknown) => {
-      // The check's requests pass the consent's gate: refused there, the consent was revoked meanwhile.
-      throw error instanceof GateClosedError ? revokedMeanwhile() : error;
-    });
+  const under = { accountId, consentId: consent.id };
+  let verified: VerifyResult;
+  try {
+    // The key first: a key of another account is refused before the target's credentials are even tried.
+    const keyAccount = await deps.spinpanelAccount(body.spinpanelApiKey, under);
+    if (keyAccount !== accountId) {
+      throw new AppError(
+        'account_mismatch',
+        403,
+        `the SpinPanel API key belongs to another SpinPanel account, not to ${accountId}: a link reads only its own account's data, so link ${accountId}'s own key`,
+      );
+    }
+    verified = await deps.verify(body.target, body.credentials, settings, under);
+  } catch (error) {
+    throw linkingFailure(error, revokedMeanwhile);
+  }
   const link: Link = {
     id: randomUUID(),
     accountId,
@@ -170,7 +217,12 @@ export async function createLink(
     type: 'link.created',
     actor,
     subject: { linkId: link.id, consentId: consent.id },
-    data: { target: link.target, displayName: link.displayName },
+    data: {
+      target: link.target,
+      displayName: link.displayName,
+      // Plain http to an on-premises server, asked for explicitly (honoured only there: assertNavisionHosts).
+      ...(body.credentials.allowHttp === true ? { allowHttp: true } : {}),
+    },
   });
   return link;
 }

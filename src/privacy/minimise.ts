@@ -29,8 +29,9 @@ export function minimise(snapshot: Snapshot, scope: ProcessingScope): Snapshot {
 }
 
 /**
- * The pull a run makes for a link: opted-out customers are left out at the source (their subscriptions are
- * never requested) and billing contacts are dropped unless the consent carries `contacts:push`.
+ * The pull a run makes for a link: the key must still be the link's account's (its `/account`, read first, is
+ * checked before anything else is read), opted-out customers are left out at the source (their subscriptions
+ * are never requested) and billing contacts are dropped unless the consent carries `contacts:push`.
  */
 export async function pullForLink(
   ctx: StoreContext,
@@ -38,7 +39,10 @@ export async function pullForLink(
   source: SnapshotSource,
 ): Promise<{ snapshot: Snapshot; scope: ProcessingScope }> {
   const scope = await processingScope(ctx, link);
-  const snapshot = await pullSnapshot(source, { excludedCustomerIds: scope.excluded });
+  const snapshot = await pullSnapshot(source, {
+    accountId: link.accountId,
+    excludedCustomerIds: scope.excluded,
+  });
   return { snapshot: minimise(snapshot, scope), scope };
 }
 

@@ -22,6 +22,8 @@ export interface SandboxOptions extends Partial<SandboxConfig> {
   port?: number;
   /** @defaultValue 'sp-sandbox-key' */
   apiKey?: string;
+  /** The account the key belongs to (`GET /account`'s id). @defaultValue a UUID drawn from the seed */
+  accountId?: string;
   /** @defaultValue 1 */
   seed?: number;
   /** @defaultValue 5 */
@@ -43,7 +45,10 @@ export interface SandboxRequest {
 export interface SpinPanelSandbox {
   /** Base URL ending in `/v1`. */
   url: string;
-  apiKey: string;
+  /** The key the sandbox accepts now. */
+  readonly apiKey: string;
+  /** SpinPanel replaces the key (revoked, rotated): the old one answers 401 from now on. */
+  setApiKey(key: string): void;
   /** The live records; changes show in the next response. */
   data: SeedData;
   setQuantity(subscriptionId: string, quantity: number): void;
@@ -136,7 +141,7 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
 const isRate = (v: unknown) => typeof v === 'number' && v >= 0 && v <= 1;
 
 export async function startSpinPanelSandbox(opts: SandboxOptions = {}): Promise<SpinPanelSandbox> {
-  const apiKey = opts.apiKey ?? 'sp-sandbox-key';
+  let apiKey = opts.apiKey ?? 'sp-sandbox-key';
   const seed = opts.seed ?? 1;
   const now = opts.now ?? (() => new Date());
   const config: SandboxConfig = {
@@ -150,6 +155,7 @@ export async function startSpinPanelSandbox(opts: SandboxOptions = {}): Promise<
     subscriptionsPerCustomer: opts.subscriptionsPerCustomer,
     now: now(),
   });
+  if (opts.accountId !== undefined) data.account.id = opts.accountId;
   // Separate streams so injected errors and added records do not shift each other or the seed data.
   const errorRand = mulberry32(seed ^ 0x5eed_e770);
   const addRand = mulberry32(seed ^ 0x5eed_add0);
@@ -179,6 +185,9 @@ export async function startSpinPanelSandbox(opts: SandboxOptions = {}): Promise<
   };
 
   const sandbox = {
+    setApiKey(key: string) {
+      apiKey = key;
+    },
     setQuantity(id: string, quantity: number) {
       const sub = findSub(id);
       sub.quantity = quantity;
@@ -355,7 +364,9 @@ export async function startSpinPanelSandbox(opts: SandboxOptions = {}): Promise<
 
   return {
     url: `http://127.0.0.1:${port}/v1`,
-    apiKey,
+    get apiKey() {
+      return apiKey;
+    },
     data,
     requests,
     ...sandbox,

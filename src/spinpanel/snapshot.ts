@@ -18,6 +18,11 @@ export type UsageSource = Pick<SpinPanelClient, 'listUsage'>;
 export const USAGE_FINAL_DAY = 5;
 
 export interface PullOptions {
+  /**
+   * The account the API key must belong to: a key whose `/account` names another fails the pull (permanent)
+   * before anything else is read. Unset: not checked (a pull that is not a link's).
+   */
+  accountId?: string;
   /** Customers the consent leaves out: never read beyond their id. */
   excludedCustomerIds?: Set<string>;
   /** Only subscriptions changed at or after this RFC 3339 timestamp. */
@@ -126,6 +131,40 @@ async function mapLimit<T, R>(
 }
 
 /**
+ * The account an API key belongs to, from `GET /account`, validated. With `expectedId`, a key of any other
+ * account is refused here, before anything else is read with it (SpinPanelError, permanent): one account's key
+ * reads one account's data.
+ */
+export async function readAccount(
+  client: Pick<SpinPanelClient, 'getAccount'>,
+  expectedId?: string,
+): Promise<Account> {
+  const account = Account.safeParse(await client.getAccount());
+  if (!account.success) {
+    // Without the account there is nothing to attribute records to: fail the pull, naming the fields.
+    throw new SpinPanelError({
+      method: 'GET',
+      path: '/account',
+      title: 'invalid account record',
+      detail: describeIssues(account.error.issues),
+      transient: false,
+    });
+  }
+  if (expectedId !== undefined && account.data.id !== expectedId) throw accountMismatch(expectedId);
+  return account.data;
+}
+
+/** The other account is not named: whoever reads this (a run record, a log) need not learn it. */
+export const accountMismatch = (expectedId: string): SpinPanelError =>
+  new SpinPanelError({
+    method: 'GET',
+    path: '/account',
+    title: 'API key of another account',
+    detail: `the key belongs to another SpinPanel account, not to ${expectedId}; nothing else is read with it (link ${expectedId}'s own key)`,
+    transient: false,
+  });
+
+/**
  * One pull of an account's billing data, validated into canonical types. Bad records are quarantined and
  * reported; request failures (after the client's throttle waits) reject so the run can retry or fail.
  *
@@ -139,17 +178,7 @@ export async function pullSnapshot(client: SnapshotSource, opts: PullOptions = {
   // while this one was running.
   const pulledAt = now().toISOString();
 
-  const account = Account.safeParse(await client.getAccount());
-  if (!account.success) {
-    // Without the account there is nothing to attribute records to: fail the pull, naming the fields.
-    throw new SpinPanelError({
-      method: 'GET',
-      path: '/account',
-      title: 'invalid account record',
-      detail: describeIssues(account.error.issues),
-      transient: false,
-    });
-  }
+  const account = await readAccount(client, opts.accountId);
 
   const rawCustomers = await client.listCustomers();
   const included = rawCustomers.filter((raw) => {
@@ -167,7 +196,7 @@ export async function pullSnapshot(client: SnapshotSource, opts: PullOptions = {
   });
 
   return {
-    account: account.data,
+    account,
     customers: customers.valid,
     subscriptions: perCustomer.flatMap((r) => r.valid),
     quarantined: [...customers.quarantined, ...perCustomer.flatMap((r) => r.quarantined)],

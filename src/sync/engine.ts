@@ -136,6 +136,7 @@ export async function runSync(
     );
     connector = deps.makeConnector(link, secrets, deps.gate.client(ref, base), opts.signal);
 
+    // Reads /account first: a key that now belongs to another account ends the run (permanent) before any other read.
     const pulled = await pullForLink(deps.store, link, spinpanel);
     const scope = pulled.scope;
     // "Today", month ends and usage finality are the partner's local ones.

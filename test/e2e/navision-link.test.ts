@@ -30,6 +30,7 @@ describe('linking NAV / Business Central (real sockets)', () => {
         REDIS_PREFIX: prefix,
         CREDENTIALS_KEYS: keyEnv(),
         SPINPANEL_API_URL: sp.url,
+        NAVISION_ALLOWED_HOSTS: new URL(nav.url).host,
         LOG_LEVEL: 'silent',
       }),
       { logger: pino({ level: 'silent' }) },

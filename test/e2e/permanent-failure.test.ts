@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { AUTOTASK_CREDENTIALS, admin, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
+import { AUTOTASK_CREDENTIALS, admin, startWorld, type World } from '../helpers/world.ts';
 
 /** A run whose failure every attempt would meet again ends its job at once, in the source's or target's words. */
 describe('permanent run failures (real app, real Redis, both sandboxes)', () => {
@@ -38,14 +38,10 @@ describe('permanent run failures (real app, real Redis, both sandboxes)', () => 
 
   it('a 401 from SpinPanel ends the job after 1 attempt, with SpinPanel’s words', async () => {
     w = await startWorld();
-    const link = await w.app.services.createLink(admin, w.accountId, {
-      target: 'autotask',
-      credentials: AUTOTASK_CREDENTIALS,
-      spinpanelApiKey: 'sp-key-revoked-in-spinpanel',
-      settings: { serviceBillingCodeId: BILLING_CODE },
-    });
+    // SpinPanel revoked the linked key after the link was made (a key it refuses is never linked).
+    w.sp.setApiKey('sp-key-issued-after-the-old-one-was-revoked');
     const before = w.sp.requests.length;
-    const res = await w.app.services.syncNow(admin, w.accountId, link.id, { dryRun: true, waitMs: 30_000 });
+    const res = await w.app.services.syncNow(admin, w.accountId, w.link.id, { dryRun: true, waitMs: 30_000 });
 
     expect(res.state).toBe('failed');
     const job = await w.app.queue.getJob(res.runId);

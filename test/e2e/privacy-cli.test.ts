@@ -123,7 +123,12 @@ describe('billing-sync privacy commands', { timeout: 120_000 }, () => {
     await grantConsent(ctx, admin, acct, { level: 'company', scopes: ['billing:read', 'billing:push'] }, 'p');
     const link = await createLink(
       ctx,
-      { verify: async () => ({ displayName: 'DB' }), parseSettings: (_t, s) => s, defaultEveryMinutes: 60 },
+      {
+        spinpanelAccount: async (_key, under) => under.accountId,
+        verify: async () => ({ displayName: 'DB' }),
+        parseSettings: (_t, s) => s,
+        defaultEveryMinutes: 60,
+      },
       admin,
       acct,
       {

@@ -69,6 +69,7 @@ describe('revocation race: nothing reaches the target after the revoke call retu
       CREDENTIALS_KEYS: keyEnv(),
       SPINPANEL_API_URL: sp.url,
       AUTOTASK_ZONE_LOOKUP_URL: `http://127.0.0.1:${port}/atservicesrest/v1.0/zoneInformation`,
+      AUTOTASK_ALLOWED_HOSTS: `127.0.0.1:${port}`,
       SYNC_BACKOFF_MS: '100',
       SYNC_LOCK_TTL_MS: '2000',
       LOG_LEVEL: 'silent',

@@ -9,6 +9,8 @@ export const ACCT = 'acct-1';
 
 /** A fake verify that names the target account by API user, as the Autotask connector does. */
 export const fakeDeps: CreateLinkDeps = {
+  // Every key is the account's own (what SpinPanel's /account would say).
+  spinpanelAccount: async (_key, under) => under.accountId,
   verify: async (_t, credentials) => ({
     displayName: 'Sandbox DB',
     details: { zoneUrl: 'https://ww1.example/', userName: String(credentials.userName) },

@@ -46,6 +46,8 @@ export function navCredentials(nav: NavisionSandbox, flavour: NavFlavour, compan
         serverInstance: D.navInstance,
         company,
         auth: { type: 'basic', user: D.navUser.userName, accessKey: D.navUser.webServiceAccessKey },
+        // The sandbox is an on-premises server without TLS: said explicitly, as a link must.
+        allowHttp: true,
       };
     case 'bc-onprem':
       return {
@@ -54,6 +56,7 @@ export function navCredentials(nav: NavisionSandbox, flavour: NavFlavour, compan
         serverInstance: D.bcInstance,
         company,
         auth: { type: 'basic', user: D.bcUser.userName, accessKey: D.bcUser.webServiceAccessKey },
+        allowHttp: true,
       };
     case 'bc-online':
       return {
@@ -123,6 +126,8 @@ export async function startNavWorld(opts: {
     REDIS_PREFIX: prefix,
     CREDENTIALS_KEYS: keyEnv(),
     SPINPANEL_API_URL: sp.url,
+    // BC online's authority and API are the sandbox's plain-http host here (its port alone).
+    NAVISION_ALLOWED_HOSTS: new URL(nav.url).host,
     SYNC_BACKOFF_MS: '100',
     SYNC_LOCK_TTL_MS: '2000',
     LOG_LEVEL: 'silent',

@@ -7,6 +7,7 @@ import { keyEnv, type TestStore } from './store.ts';
 
 /** Link creation without a target: every credential is accepted, settings are taken as given. */
 export const acceptingLinkDeps: CreateLinkDeps = {
+  spinpanelAccount: async (_key, under) => under.accountId,
   verify: async () => ({ displayName: 'Sandbox DB' }),
   parseSettings: (_t, s) => s,
   defaultEveryMinutes: 60,

@@ -86,6 +86,8 @@ export async function startWorld(
     AUDIT_KEYS: keyEnv(),
     SPINPANEL_API_URL: sp.url,
     AUTOTASK_ZONE_LOOKUP_URL: at.zoneLookupUrl,
+    // The sandbox's zone is plain http on 127.0.0.1: allowed for it alone (its port), never off Autotask's hosts.
+    AUTOTASK_ALLOWED_HOSTS: new URL(at.url).host,
     SYNC_BACKOFF_MS: '100',
     SYNC_LOCK_TTL_MS: '2000',
     LOG_LEVEL: 'silent',

@@ -15,6 +15,7 @@ const admin: Actor = { userId: 'admin-1', role: 'company_admin' };
 const user: Actor = { userId: 'user-7', role: 'user' };
 const acct = 'acct-1';
 const okDeps: CreateLinkDeps = {
+  spinpanelAccount: async (_key, under) => under.accountId,
   verify: async () => ({ displayName: 'Sandbox DB' }),
   parseSettings: (_t, s) => s,
   defaultEveryMinutes: 60,

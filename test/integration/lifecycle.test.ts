@@ -96,7 +96,12 @@ describe('revocation, suspension and relinking', () => {
 
   beforeEach(async () => {
     t = await testStore();
-    sp = await startSpinPanelSandbox({ customers: 2, subscriptionsPerCustomer: 1, apiKey: SP_KEY });
+    sp = await startSpinPanelSandbox({
+      customers: 2,
+      subscriptionsPerCustomer: 1,
+      apiKey: SP_KEY,
+      accountId: ACCT,
+    });
     target = await heldServer();
     syncQueue = createSyncQueue(t.ctx.redis, t.prefix);
     unlinkQueue = createUnlinkQueue(t.ctx.redis, t.prefix);

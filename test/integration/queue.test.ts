@@ -83,7 +83,7 @@ describe('sync queue', () => {
 
   beforeEach(async () => {
     t = await testStore();
-    sp = await startSpinPanelSandbox({ customers: 3, subscriptionsPerCustomer: 1 });
+    sp = await startSpinPanelSandbox({ customers: 3, subscriptionsPerCustomer: 1, accountId: 'a1' });
     queue = createSyncQueue(t.ctx.redis, t.prefix);
     events = new QueueEvents('sync', { connection: t.ctx.redis.duplicate(), prefix: queuePrefix(t.prefix) });
     await events.waitUntilReady();
@@ -98,7 +98,12 @@ describe('sync queue', () => {
     );
     link = await createLink(
       t.ctx,
-      { verify: async () => ({ displayName: 'fake' }), parseSettings: (_t, s) => s, defaultEveryMinutes: 30 },
+      {
+        spinpanelAccount: async (_key, under) => under.accountId,
+        verify: async () => ({ displayName: 'fake' }),
+        parseSettings: (_t, s) => s,
+        defaultEveryMinutes: 30,
+      },
       admin,
       'a1',
       { target: 'autotask', credentials: {}, spinpanelApiKey: sp.apiKey, settings: {} },
