@@ -1,4 +1,5 @@
 import type { Connector } from '../../connectors/types.ts';
+import { RequestRefusedError } from '../net/http.ts';
 import { classifySpinPanelError, isSpinPanelError } from '../spinpanel/errors.ts';
 
 /**
@@ -26,6 +27,9 @@ export function permanentRunFailure(
   error: unknown,
   connector: Pick<Connector, 'classify'> | undefined,
 ): RunFailedPermanently | undefined {
+  // A request the policy refused before it was sent (a host off the allow-list, a redirect): every attempt
+  // meets the same refusal, whether or not a connector was made.
+  if (error instanceof RequestRefusedError) return new RunFailedPermanently(error.message, { cause: error });
   const verdict = isSpinPanelError(error)
     ? classifySpinPanelError(error)
     : connector && isTargetAnswer(error)
