@@ -2,6 +2,9 @@ import { Command } from 'commander';
 import { createApp } from './app.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { registerLifecycleCommands } from './consent/cli.ts';
+import { plainTokenWarning } from './http/auth/tokens.ts';
+import { registerTokenCommand } from './http/cli.ts';
+import { serverOptionsFromConfig } from './http/options.ts';
 import { buildServer } from './http/server.ts';
 import { registerPrivacyCommands } from './privacy/cli.ts';
 
@@ -14,7 +17,11 @@ async function serve(opts: { api: boolean; worker: boolean }) {
     app.logger.info({ concurrency: config.SYNC_CONCURRENCY }, 'worker started');
   }
   if (opts.api) {
-    const server = buildServer({ services: app.services, tokens: config.API_TOKENS });
+    const plain = plainTokenWarning(config.API_TOKENS);
+    if (plain) app.logger.warn(plain);
+    const server = buildServer(
+      serverOptionsFromConfig(config, { services: app.services, redis: app.redis, log: app.logger }),
+    );
     await server.listen({ host: config.API_HOST, port: config.API_PORT });
     app.logger.info({ address: `http://${config.API_HOST}:${config.API_PORT}` }, 'admin API listening');
     closers.push(() => server.close());
@@ -60,6 +67,7 @@ export async function main(argv: string[]): Promise<void> {
       await runDemo({ target: o.target });
     });
   registerPrivacyCommands(program);
+  registerTokenCommand(program);
   registerLifecycleCommands(program);
   try {
     await program.parseAsync(argv);

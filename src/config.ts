@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { HOST_PATTERN } from './net/host-policy.ts';
 
@@ -6,7 +7,8 @@ const blankToUndefined = (v: unknown) => (typeof v === 'string' && v.trim() === 
 const opt = <T extends z.ZodType>(schema: T) => z.preprocess(blankToUndefined, schema);
 const bool = z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1');
 
-const role = z.enum(['user', 'company_admin', 'reseller', 'operator']);
+export const ROLES = ['user', 'company_admin', 'reseller', 'operator'] as const;
+const role = z.enum(ROLES);
 export type Role = z.infer<typeof role>;
 /** An Azure region name as configured, e.g. `westeurope`. */
 const region = /^[a-z][a-z0-9-]{1,40}$/;
@@ -25,33 +27,108 @@ const hostList = z
     return z.NEVER;
   });
 
+/** An `API_TOKENS` entry: who a bearer token speaks for. Only the token's SHA-256 is kept. */
 export interface ApiToken {
-  token: string;
+  /** SHA-256 of the token (32 bytes). */
+  digest: Buffer;
   accountId: string;
   role: Role;
   userId: string;
+  /** Configured as the token itself rather than its digest (still accepted; start-up warns). */
+  plain: boolean;
 }
 
-/** `API_TOKENS=token=accountId:role:userId,token2=*:operator:ops1` — `*` means every account (operators). */
+/** The digest `API_TOKENS` holds for a token: SHA-256 of its UTF-8 bytes. */
+export const tokenDigest = (token: string): Buffer => createHash('sha256').update(token, 'utf8').digest();
+
+/**
+ * `API_TOKENS=sha256:<64 hex>=accountId:role:userId,…` — the digest of each token, never the token (make one with
+ * `billing-sync token`). `*` as account means every account, for operators only. A plain `<token of 16+ chars>`
+ * in place of the digest is still read (hashed here; start-up warns).
+ */
 const apiTokens = z.string().transform((raw, ctx) => {
   const out: ApiToken[] = [];
-  for (const entry of raw
+  const entries = raw
     .split(',')
     .map((s) => s.trim())
-    .filter(Boolean)) {
+    .filter(Boolean);
+  for (const [i, entry] of entries.entries()) {
     const m = /^([^=]{16,})=([^:]+):([^:]+):([^:]+)$/.exec(entry);
     const parsedRole = role.safeParse(m?.[3]);
     if (!m || !parsedRole.success) {
       ctx.addIssue({
         code: 'custom',
-        message: `each entry must be <token of 16+ chars>=<accountId>:<role>:<userId>, role one of ${role.options.join('|')}`,
+        message: `entry ${i + 1}: each entry must be sha256:<64 hex digits>=<accountId>:<role>:<userId>, role one of ${role.options.join('|')}`,
       });
       return z.NEVER;
     }
-    out.push({ token: m[1]!, accountId: m[2]!, role: parsedRole.data, userId: m[4]! });
+    const digest = /^sha256:([0-9a-fA-F]{64})$/.exec(m[1]!);
+    if (!digest && /^sha256:/i.test(m[1]!)) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: a sha256: digest is 64 hex digits` });
+      return z.NEVER;
+    }
+    if (m[2] === '*' && parsedRole.data !== 'operator') {
+      ctx.addIssue({
+        code: 'custom',
+        message: `entry ${i + 1}: only an operator may hold every account (*)`,
+      });
+      return z.NEVER;
+    }
+    const token: ApiToken = {
+      digest: digest ? Buffer.from(digest[1]!, 'hex') : tokenDigest(m[1]!),
+      accountId: m[2]!,
+      role: parsedRole.data,
+      userId: m[4]!,
+      plain: !digest,
+    };
+    if (out.some((t) => t.digest.equals(token.digest))) {
+      ctx.addIssue({ code: 'custom', message: `entry ${i + 1}: the same token is configured twice` });
+      return z.NEVER;
+    }
+    out.push(token);
   }
   return out;
 });
+
+/** `API_TRUST_PROXY`: a hop count, or the proxies' addresses/CIDRs (never "any", which would trust a forged header). */
+const trustProxy = z.string().transform((raw, ctx) => {
+  if (/^\d{1,2}$/.test(raw.trim())) return Number(raw.trim());
+  const list = raw
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
+  if (
+    list.length === 0 ||
+    list.some((a) => !/^(loopback|linklocal|uniquelocal|[0-9a-fA-F.:]+(\/\d{1,3})?)$/.test(a))
+  ) {
+    ctx.addIssue({ code: 'custom', message: 'a hop count, or comma-separated proxy addresses or CIDRs' });
+    return z.NEVER;
+  }
+  return list;
+});
+
+/** The JWKS is fetched over https; plain http only on the loopback interface (a local IdP, the tests). */
+const jwksUrl = z
+  .string()
+  .url()
+  .refine((u) => {
+    const url = new URL(u);
+    return url.protocol === 'https:' || ['127.0.0.1', 'localhost', '[::1]'].includes(url.hostname);
+  }, 'must be an https:// URL (http only on 127.0.0.1, ::1 or localhost)');
+
+const JWS_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
+const claimName = z.string().regex(/^[\w:/.~-]{1,200}$/, 'a claim name');
 
 /** `CREDENTIALS_KEYS=kid:base64key[,oldkid:base64key…]` — the first key encrypts, all decrypt. */
 const credentialKeys = z.string().transform((raw, ctx) => {
@@ -75,7 +152,7 @@ const credentialKeys = z.string().transform((raw, ctx) => {
   return out;
 });
 
-export const ConfigSchema = z.object({
+const ConfigFields = z.object({
   REDIS_URL: opt(z.string().url().default('redis://127.0.0.1:6379')),
   REDIS_PREFIX: opt(
     z
@@ -99,6 +176,32 @@ export const ConfigSchema = z.object({
   API_HOST: opt(z.string().default('127.0.0.1')),
   API_PORT: opt(z.coerce.number().int().min(0).max(65535).default(8080)),
   API_TOKENS: opt(apiTokens.default([])),
+  // Admin API hardening (README "Admin API"): client address, failed-authentication limit, server timeouts.
+  API_TRUST_PROXY: opt(trustProxy.optional()),
+  API_AUTH_FAILURES_MAX: opt(z.coerce.number().int().min(1).max(10_000).default(20)),
+  API_AUTH_FAILURES_WINDOW_SECONDS: opt(z.coerce.number().int().min(1).max(86_400).default(60)),
+  API_HEADERS_TIMEOUT_MS: opt(z.coerce.number().int().min(100).max(600_000).default(10_000)),
+  API_REQUEST_TIMEOUT_MS: opt(z.coerce.number().int().min(100).max(600_000).default(30_000)),
+  API_KEEP_ALIVE_TIMEOUT_MS: opt(z.coerce.number().int().min(100).max(600_000).default(72_000)),
+  // OIDC/JWT bearer tokens (all three of issuer, audience and JWKS URL, or none): the production option.
+  OIDC_ISSUER: opt(z.string().min(1).optional()),
+  OIDC_AUDIENCE: opt(z.string().min(1).optional()),
+  OIDC_JWKS_URL: opt(jwksUrl.optional()),
+  OIDC_ALGORITHMS: opt(
+    z
+      .string()
+      .default('RS256,ES256')
+      .transform((s) =>
+        s
+          .split(',')
+          .map((a) => a.trim())
+          .filter(Boolean),
+      )
+      .pipe(z.array(z.enum(JWS_ALGORITHMS)).min(1)),
+  ),
+  OIDC_ACCOUNT_CLAIM: opt(claimName.default('billing_sync_account')),
+  OIDC_ROLE_CLAIM: opt(claimName.default('billing_sync_role')),
+  OIDC_USER_CLAIM: opt(claimName.default('sub')),
   POLICY_VERSION: opt(z.string().default('2024-06')),
   SYNC_INTERVAL_MINUTES: opt(z.coerce.number().int().min(5).max(1440).default(60)),
   SYNC_CONCURRENCY: opt(z.coerce.number().int().min(1).max(64).default(4)),
@@ -135,6 +238,25 @@ export const ConfigSchema = z.object({
   RETENTION_LOGS_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),
   RETENTION_SWEEP_MINUTES: opt(z.coerce.number().int().min(1).max(1440).default(60)),
   LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+});
+
+/** Checks across variables; `.shape` stays the fields' (test/unit/env-example.test.ts reads it). */
+export const ConfigSchema = ConfigFields.superRefine((c, ctx) => {
+  const oidc = ['OIDC_ISSUER', 'OIDC_AUDIENCE', 'OIDC_JWKS_URL'] as const;
+  if (oidc.some((k) => c[k] !== undefined)) {
+    for (const k of oidc.filter((k) => c[k] === undefined))
+      ctx.addIssue({
+        code: 'custom',
+        path: [k],
+        message: `is required with ${oidc.filter((o) => o !== k).join(', ')}`,
+      });
+  }
+  if (c.API_HEADERS_TIMEOUT_MS > c.API_REQUEST_TIMEOUT_MS)
+    ctx.addIssue({
+      code: 'custom',
+      path: ['API_HEADERS_TIMEOUT_MS'],
+      message: 'must not exceed API_REQUEST_TIMEOUT_MS',
+    });
 });
 
 const SECRET_VARS = new Set([

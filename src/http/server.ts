@@ -1,46 +1,60 @@
-import { timingSafeEqual } from 'node:crypto';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { z } from 'zod';
+import helmet from '@fastify/helmet';
+import rateLimit from '@fastify/rate-limit';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import type { Redis } from 'ioredis';
 import { CredentialsRejectedError } from '../../connectors/types.ts';
 import type { Services } from '../app.ts';
 import type { ApiToken } from '../config.ts';
-import { GrantConsentBody } from '../consent/consents.ts';
-import { AppError, forbidden } from '../errors.ts';
-import { CreateLinkBody, type Link } from '../links/links.ts';
-import { actorOf, parse } from './request.ts';
+import { AppError } from '../errors.ts';
+import { installAuth } from './auth/authenticate.ts';
+import { createOidcVerifier, type OidcOptions } from './auth/oidc.ts';
+import { DEFAULT_TIMEOUTS, type ServerTimeouts, timeoutOptions } from './hygiene.ts';
+import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerLifecycleRoutes } from './routes/lifecycle.ts';
 import { registerPrivacyRoutes } from './routes/privacy.ts';
 import { registerSettingsRoutes } from './routes/settings.ts';
 
-declare module 'fastify' {
-  interface FastifyRequest {
-    caller?: ApiToken;
-  }
-}
-
 export interface ServerOptions {
   services: Services;
-  tokens: ApiToken[];
+  /** Static bearer tokens, by digest (`API_TOKENS`). */
+  tokens: readonly ApiToken[];
+  /** OIDC/JWT bearer tokens (the production option), checked when a bearer is no configured token. */
+  oidc?: OidcOptions;
+  /**
+   * Failed authentications a client address may make per window; past them it gets 429 until the window ends.
+   * Counted in Redis when given (shared by every API process), else in this process.
+   * @defaultValue 20 per 60 s, in this process
+   */
+  authFailures?: { max: number; windowMs: number; redis?: Redis; keyPrefix?: string };
+  /** @defaultValue DEFAULT_TIMEOUTS */
+  timeouts?: ServerTimeouts;
+  /** Proxies whose X-Forwarded-For names the client: a hop count or their addresses/CIDRs. @defaultValue none */
+  trustProxy?: number | string[];
   /** Longest a `?wait=true` sync request holds the connection. */
   maxWaitMs?: number;
   logger?: boolean;
+  /** Where failed authentications and unhandled errors are logged (requests themselves are not). */
+  log?: FastifyBaseLogger;
 }
 
-function sameToken(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
-}
-
-/** Links as the API shows them: no secret ever, not even sealed. */
-const publicLink = (link: Link) => link;
-
-const AccountParams = z.object({ accountId: z.string().min(1).max(100) });
-const LinkParams = AccountParams.extend({ linkId: z.string().uuid() });
-const SyncBody = z.object({ dryRun: z.boolean().default(false) });
+/** A JSON API: nothing may be framed, run or sniffed, and no answer may be kept by a cache. */
+const HELMET = {
+  contentSecurityPolicy: {
+    useDefaults: false,
+    directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] },
+  },
+};
 
 export function buildServer(opts: ServerOptions): FastifyInstance {
-  const app = Fastify({ logger: opts.logger ?? false });
+  const hops = opts.trustProxy;
+  const app = Fastify({
+    ...timeoutOptions(opts.timeouts ?? DEFAULT_TIMEOUTS),
+    ...(opts.log
+      ? { loggerInstance: opts.log, logController: new LogController({ disableRequestLogging: true }) }
+      : { logger: opts.logger ?? false }),
+    ...(typeof hops === 'number' ? { trustProxy: (_: string, i: number) => i < hops } : {}),
+    ...(Array.isArray(hops) ? { trustProxy: hops } : {}),
+  });
   const { services } = opts;
   const maxWaitMs = opts.maxWaitMs ?? 120_000;
 
@@ -61,75 +75,27 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
   });
 
-  app.get('/healthz', async () => ({ ok: true }));
-
-  app.addHook('onRequest', async (req) => {
-    if (req.url === '/healthz' || req.routeOptions.config.public) return;
-    const header = req.headers.authorization ?? '';
-    const token = header.startsWith('Bearer ') ? header.slice(7) : '';
-    const caller = token ? opts.tokens.find((t) => sameToken(t.token, token)) : undefined;
-    if (!caller) throw new AppError('unauthorized', 401, 'a valid bearer token is required');
-    req.caller = caller;
-    const accountId = (req.params as { accountId?: string } | undefined)?.accountId;
-    const m = /^\/v1\/accounts\/([^/?]+)/.exec(req.url);
-    const target = accountId ?? (m ? decodeURIComponent(m[1]!) : undefined);
-    if (target && caller.accountId !== '*' && caller.accountId !== target) {
-      throw forbidden('this token is bound to another account');
-    }
+  // Every answer, refusals included, may name an account's data: none is stored by a cache or a browser.
+  app.addHook('onRequest', async (_req, reply) => {
+    reply.header('cache-control', 'no-store');
   });
-
-  app.post('/v1/accounts/:accountId/consents', async (req, reply) => {
-    const { accountId } = parse(AccountParams, req.params, 'path');
-    const body = parse(GrantConsentBody, req.body, 'body');
-    return reply.status(201).send(await services.grantConsent(actorOf(req), accountId, body));
+  app.register(helmet, HELMET);
+  const failures = opts.authFailures ?? { max: 20, windowMs: 60_000 };
+  app.register(rateLimit, {
+    global: false,
+    max: failures.max,
+    timeWindow: failures.windowMs,
+    ...(failures.redis ? { redis: failures.redis, nameSpace: failures.keyPrefix ?? 'auth-failures:' } : {}),
   });
-  app.get('/v1/accounts/:accountId/consents', async (req) => {
-    const { accountId } = parse(AccountParams, req.params, 'path');
-    return { items: await services.listConsents(accountId) };
+  // Registered after helmet and the limiter, so a refusal carries the headers and the limiter exists.
+  app.register(async (api) => {
+    installAuth(api, { tokens: opts.tokens, ...(opts.oidc ? { oidc: createOidcVerifier(opts.oidc) } : {}) });
+    api.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
+    registerAccountRoutes(api, services, maxWaitMs);
+    // POST …/consents/:consentId/revoke, …/links/:linkId/suspend|resume, GET/PUT …/links/:linkId/mappings.
+    registerLifecycleRoutes(api, services);
+    registerPrivacyRoutes(api, services);
+    registerSettingsRoutes(api, services);
   });
-  // POST …/consents/:consentId/revoke, …/links/:linkId/suspend|resume, GET/PUT …/links/:linkId/mappings.
-  registerLifecycleRoutes(app, services);
-
-  app.post('/v1/accounts/:accountId/links', async (req, reply) => {
-    const { accountId } = parse(AccountParams, req.params, 'path');
-    const body = parse(CreateLinkBody, req.body, 'body');
-    return reply.status(201).send(publicLink(await services.createLink(actorOf(req), accountId, body)));
-  });
-  app.get('/v1/accounts/:accountId/links', async (req) => {
-    const { accountId } = parse(AccountParams, req.params, 'path');
-    return { items: (await services.listLinks(accountId)).map(publicLink) };
-  });
-  app.get('/v1/accounts/:accountId/links/:linkId', async (req) => {
-    const { accountId, linkId } = parse(LinkParams, req.params, 'path');
-    const link = await services.getLink(accountId, linkId);
-    const [lastRun] = await services.listRuns(accountId, linkId);
-    return { ...publicLink(link), lastRun: lastRun ?? null };
-  });
-  app.post('/v1/accounts/:accountId/links/:linkId/syncs', async (req, reply) => {
-    const { accountId, linkId } = parse(LinkParams, req.params, 'path');
-    const { dryRun } = parse(SyncBody, req.body, 'body');
-    const { wait } = parse(z.object({ wait: z.enum(['true', 'false']).optional() }), req.query, 'query');
-    const result = await services.syncNow(actorOf(req), accountId, linkId, {
-      dryRun,
-      waitMs: wait === 'true' ? maxWaitMs : undefined,
-    });
-    if (result.run && result.run.status !== 'running') return reply.status(200).send(result.run);
-    return reply.status(202).send({ runId: result.runId, state: result.state });
-  });
-  app.get('/v1/accounts/:accountId/links/:linkId/syncs', async (req) => {
-    const { accountId, linkId } = parse(LinkParams, req.params, 'path');
-    await services.getLink(accountId, linkId);
-    return { items: await services.listRuns(accountId, linkId) };
-  });
-  app.get('/v1/accounts/:accountId/links/:linkId/syncs/:runId', async (req) => {
-    const { accountId, linkId, runId } = parse(
-      LinkParams.extend({ runId: z.string().min(1) }),
-      req.params,
-      'path',
-    );
-    return services.getRun(accountId, linkId, runId);
-  });
-  registerPrivacyRoutes(app, services);
-  registerSettingsRoutes(app, services);
   return app;
 }

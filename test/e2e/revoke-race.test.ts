@@ -12,6 +12,7 @@ import { loadConfig } from '../../src/config.ts';
 import { buildServer } from '../../src/http/server.ts';
 import { type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
 import { mulberry32 } from '../../src/spinpanel/seed.ts';
+import { apiToken } from '../helpers/api.ts';
 import { dropPrefix, dumpPrefix, freshPrefix, keyEnv, REDIS_URL } from '../helpers/store.ts';
 import { admin, BILLING_CODE } from '../helpers/world.ts';
 
@@ -78,7 +79,14 @@ describe('revocation race: nothing reaches the target after the revoke call retu
     app = await createApp(loadConfig(env), { logger: pino({ level: 'silent' }) });
     server = buildServer({
       services: app.services,
-      tokens: [{ token: TOKEN, accountId: sp.data.account.id, role: 'company_admin', userId: admin.userId }],
+      tokens: [
+        apiToken({
+          token: TOKEN,
+          accountId: sp.data.account.id,
+          role: 'company_admin',
+          userId: admin.userId,
+        }),
+      ],
     });
     base = await server.listen({ host: '127.0.0.1', port: 0 });
     for (let i = 0; i < 2; i++) {

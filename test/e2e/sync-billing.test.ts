@@ -4,6 +4,7 @@ import { buildServer } from '../../src/http/server.ts';
 import { CATALOGUE } from '../../src/spinpanel/seed.ts';
 import { closedUsagePeriods } from '../../src/spinpanel/snapshot.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import { apiToken } from '../helpers/api.ts';
 import {
   admin,
   autotaskUnits,
@@ -189,7 +190,7 @@ describe('billing sync end to end (both sandboxes over real sockets)', () => {
       },
       { token: 'user-token-0123456789', accountId: w.accountId, role: 'user' as const, userId: 'user-3' },
     ];
-    server = buildServer({ services: w.app.services, tokens });
+    server = buildServer({ services: w.app.services, tokens: tokens.map(apiToken) });
     const base = await server.listen({ host: '127.0.0.1', port: 0 });
     const patch = async (body: unknown, token = tokens[0]!.token) => {
       const res = await fetch(`${base}/v1/accounts/${w!.accountId}/links/${w!.link.id}/settings`, {

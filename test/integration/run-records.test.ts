@@ -19,6 +19,7 @@ import { createSyncWorker } from '../../src/queue/worker.ts';
 import { type SpinPanelSandbox, startSpinPanelSandbox } from '../../src/spinpanel/sandbox.ts';
 import type { EngineDeps } from '../../src/sync/engine.ts';
 import { getRun, listRuns, type RunRecord, runsOfJob, saveRun } from '../../src/sync/runs.ts';
+import { apiToken } from '../helpers/api.ts';
 import { keyEnv, type TestStore, testStore } from '../helpers/store.ts';
 import { startWorld } from '../helpers/world.ts';
 
@@ -337,7 +338,7 @@ describe('run records: bounded', () => {
     const token = 'run-records-test-token-0001';
     const server = buildServer({
       services,
-      tokens: [{ token, accountId: 'a1', role: 'user', userId: 'u1' }],
+      tokens: [apiToken({ token, accountId: 'a1', role: 'user', userId: 'u1' })],
     });
     const base = await server.listen({ host: '127.0.0.1', port: 0 });
     try {

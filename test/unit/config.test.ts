@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../src/config.ts';
 import { keyEnv } from '../helpers/store.ts';
@@ -35,14 +36,21 @@ describe('config', () => {
     }
   });
 
-  it('parses API tokens bound to an account, a role and a user', () => {
+  it('parses API tokens by digest, bound to an account, a role and a user', () => {
+    const digest = createHash('sha256').update('abcdefghijklmnop1234').digest();
     const config = loadConfig({
       CREDENTIALS_KEYS: keyEnv(),
-      API_TOKENS: 'abcdefghijklmnop1234=acct-1:company_admin:u1,ops-token-0123456789=*:operator:ops',
+      API_TOKENS: `sha256:${digest.toString('hex')}=acct-1:company_admin:u1,ops-token-0123456789=*:operator:ops`,
     });
     expect(config.API_TOKENS).toEqual([
-      { token: 'abcdefghijklmnop1234', accountId: 'acct-1', role: 'company_admin', userId: 'u1' },
-      { token: 'ops-token-0123456789', accountId: '*', role: 'operator', userId: 'ops' },
+      { digest, accountId: 'acct-1', role: 'company_admin', userId: 'u1', plain: false },
+      {
+        digest: createHash('sha256').update('ops-token-0123456789').digest(),
+        accountId: '*',
+        role: 'operator',
+        userId: 'ops',
+        plain: true,
+      },
     ]);
     expect(() =>
       loadConfig({ CREDENTIALS_KEYS: keyEnv(), API_TOKENS: 'abcdefghijklmnop1234=a:king:u1' }),

@@ -5,13 +5,6 @@ import { ExclusionsBody } from '../../privacy/exclusions.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../privacy/webhook.ts';
 import { actorOf, parse } from '../request.ts';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** No bearer token: the route authenticates its caller itself (the SpinPanel webhook signs its body). */
-    public?: boolean;
-  }
-}
-
 const AccountParams = z.object({ accountId: z.string().min(1).max(100) });
 const LinkParams = AccountParams.extend({ linkId: z.string().uuid() });
 const UserParams = AccountParams.extend({ userId: z.string().min(1).max(200) });
@@ -66,7 +59,7 @@ export function registerPrivacyRoutes(app: FastifyInstance, services: Services):
   });
 
   // The signature covers the exact bytes sent, so this route takes its body unparsed (a child context keeps
-  // the raw parser away from every other route).
+  // the raw parser away from every other route). `public`: no bearer token, the body's signature is the check.
   app.register(async (scope) => {
     scope.removeAllContentTypeParsers();
     scope.addContentTypeParser('*', { parseAs: 'string' }, (_req, body, done) => done(null, body));
