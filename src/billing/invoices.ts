@@ -168,7 +168,7 @@ export function planCustomerInvoice(
   // The closed month's Azure usage (final: the invoice day is the 5th or later).
   const closed = monthOf(addMonths(`${period}-01`, -1));
   const usage = customer.usage?.find((u) => u.period === closed);
-  if (usage && usage.lines.every((l) => usageInCurrency(l, customer.currency))) {
+  if (usage?.lines.every((l) => usageInCurrency(l, customer.currency))) {
     for (const c of usageCharges(customer, usage, settings, periodEnd(closed))) {
       lines.push({
         key: `U|${c.key}`,

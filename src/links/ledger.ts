@@ -95,7 +95,9 @@ export function fieldsOf(
     }
     case 'party': {
       const id = r(entry.id);
-      return id === undefined ? undefined : { set: [`${FIELD.party}${entry.customerId}`, JSON.stringify(id)] };
+      return id === undefined
+        ? undefined
+        : { set: [`${FIELD.party}${entry.customerId}`, JSON.stringify(id)] };
     }
     case 'container': {
       const id = r(entry.id);
@@ -132,7 +134,10 @@ export function fieldsOf(
       const id = entry.record.id === undefined ? undefined : r(entry.record.id);
       const { id: _ref, ...rest } = entry.record;
       return {
-        set: [`${FIELD.invoice}${entry.customerId}`, JSON.stringify({ ...rest, ...(id !== undefined ? { id } : {}) })],
+        set: [
+          `${FIELD.invoice}${entry.customerId}`,
+          JSON.stringify({ ...rest, ...(id !== undefined ? { id } : {}) }),
+        ],
       };
     }
     case 'seen':

@@ -31,7 +31,8 @@ for (const flavour of FLAVOURS) {
         );
         // Monthly lines read "<product> <YYYY-MM>" (yearly ones "<from>–<to>", usage "Microsoft Azure usage …").
         const billed = inv!.lines.filter(
-          (l) => l.type === 'Item' && /\d{4}-\d{2}$/.test(l.description) && !/–|Azure usage/.test(l.description),
+          (l) =>
+            l.type === 'Item' && /\d{4}-\d{2}$/.test(l.description) && !/–|Azure usage/.test(l.description),
         );
         expect(billed.map((l) => l.quantity).sort()).toEqual(monthly.map((s) => s.quantity).sort());
       }
