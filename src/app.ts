@@ -7,10 +7,12 @@ import { type Actor, type GrantConsentBody, grantConsent, listConsents } from '.
 import { Gate } from './consent/gate.ts';
 import { createLifecycleServices } from './consent/lifecycle.ts';
 import { AppError, forbidden } from './errors.ts';
+import type { OpsDeps } from './http/ops.ts';
 import { type CreateLinkBody, createLink, getLink, type Link, listLinks } from './links/links.ts';
 import { type SettingsPatch, updateSettings } from './links/settings.ts';
 import { Vault } from './links/vault.ts';
 import { createLogger } from './logger.ts';
+import { createMetrics, type Metrics } from './metrics.ts';
 import { type Maintenance, startMaintenance } from './privacy/maintenance.ts';
 import { assertResidency } from './privacy/residency.ts';
 import { retentionFromConfig } from './privacy/retention.ts';
@@ -19,6 +21,7 @@ import type { RetryPolicy } from './queue/catalog.ts';
 import { createSyncQueue, enqueueSync, queuePrefix } from './queue/queues.ts';
 import { createUnlinkQueue, createUnlinkWorker, recoverUnlinks } from './queue/unlink.ts';
 import { createSyncWorker } from './queue/worker.ts';
+import { checkReadiness } from './readiness.ts';
 import { SpinPanelClient } from './spinpanel/client.ts';
 import { readAccount } from './spinpanel/snapshot.ts';
 import { auditKeyringFrom, bindAuditKeyring } from './store/audit-keys.ts';
@@ -32,6 +35,8 @@ import { getRun, listRuns, type RunRecord } from './sync/runs.ts';
 export interface App {
   config: Config;
   logger: Logger;
+  /** This app's Prometheus series (its own registry, so apps in one process never share one). */
+  metrics: Metrics;
   redis: Redis;
   store: StoreContext;
   gate: Gate;
@@ -69,9 +74,23 @@ export async function createApp(
     vault: new Vault(config.CREDENTIALS_KEYS),
     now: () => new Date(),
   };
-  const gate = new Gate(redis, keys);
+  const metrics = createMetrics();
+  const gate = new Gate(redis, keys, metrics);
   const queue = createSyncQueue(redis, config.REDIS_PREFIX);
   const unlinkQueue = createUnlinkQueue(redis, config.REDIS_PREFIX);
+  metrics.watchQueues([queue, unlinkQueue]);
+  const ops: OpsDeps = {
+    metrics,
+    queues: [queue, unlinkQueue],
+    dashboard: config.OPS_DASHBOARD,
+    ready: () =>
+      checkReadiness({
+        redis,
+        queues: [queue, unlinkQueue],
+        workersMin: config.READY_WORKERS_MIN,
+        timeoutMs: config.READY_TIMEOUT_MS,
+      }),
+  };
   const connectorEnv: ConnectorEnv = {
     autotaskZoneLookupUrl: config.AUTOTASK_ZONE_LOOKUP_URL,
     autotaskAllowedHosts: config.AUTOTASK_ALLOWED_HOSTS,
@@ -85,6 +104,7 @@ export async function createApp(
     httpTimeoutMs: config.HTTP_TIMEOUT_MS,
     applyConcurrency: config.SYNC_APPLY_CONCURRENCY,
     fullDetailRuns: config.RUN_FULL_DETAIL_RUNS,
+    metrics,
     ...(opts.now ? { now: opts.now } : {}),
     makeConnector: (link, secrets, http, signal) =>
       makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal, linkLimits(link)),
@@ -126,6 +146,7 @@ export async function createApp(
     retry,
     config,
     connectorEnv,
+    ops,
     events: () => {
       queueEvents ??= new QueueEvents('sync', {
         connection: dup(),
@@ -137,6 +158,7 @@ export async function createApp(
   return {
     config,
     logger,
+    metrics,
     redis,
     store,
     gate,
@@ -152,6 +174,7 @@ export async function createApp(
         engine,
         logger,
         lockTtlMs: config.SYNC_LOCK_TTL_MS,
+        metrics,
       });
       workers.push(worker);
       // Every worker process also unlinks (its own queue, so unlinking never waits behind long syncs).
@@ -199,6 +222,8 @@ interface ServiceDeps {
   config: Config;
   connectorEnv: ConnectorEnv;
   events: () => QueueEvents;
+  /** Readiness, metrics and the queues, for the API's operations routes (src/http/ops.ts). */
+  ops?: OpsDeps;
 }
 
 /** What the admin API and the CLI can do; each takes the caller's identity, never trusts the body for it. */
@@ -216,7 +241,7 @@ export function createServices(d: ServiceDeps) {
       grantConsent(store, actor, accountId, body, config.POLICY_VERSION),
     listConsents: (accountId: string) => listConsents(store, accountId),
     // Revoke answers once nothing more of its links can leave; suspend/resume pause a link without forgetting.
-    revokeConsent: lifecycle.revokeConsent,
+    revokeConsent: timed(d.ops?.metrics, lifecycle.revokeConsent),
     suspendLink: lifecycle.suspendLink,
     resumeLink: lifecycle.resumeLink,
     async createLink(actor: Actor, accountId: string, body: CreateLinkBody): Promise<Link> {
@@ -298,5 +323,21 @@ export function createServices(d: ServiceDeps) {
     retention: retentionFromConfig(config),
     revokeConsent: (actor, accountId, consentId) => services.revokeConsent(actor, accountId, consentId),
   });
-  return { ...services, ...privacy };
+  return { ...services, ...privacy, ops: d.ops };
+}
+
+/** A revocation's time to answer, by outcome, in the revoke latency histogram. */
+function timed<A extends unknown[], R>(metrics: Metrics | undefined, revoke: (...a: A) => Promise<R>) {
+  if (!metrics) return revoke;
+  return async (...args: A): Promise<R> => {
+    const end = metrics.revokeSeconds.startTimer();
+    try {
+      const r = await revoke(...args);
+      end({ outcome: 'answered' });
+      return r;
+    } catch (error) {
+      end({ outcome: 'refused' });
+      throw error;
+    }
+  };
 }

@@ -4,6 +4,7 @@ import { ConfigError, loadConfig } from './config.ts';
 import { registerLifecycleCommands } from './consent/cli.ts';
 import { plainTokenWarning } from './http/auth/tokens.ts';
 import { registerTokenCommand } from './http/cli.ts';
+import { serveMetrics } from './http/metrics-port.ts';
 import { serverOptionsFromConfig } from './http/options.ts';
 import { buildServer } from './http/server.ts';
 import { registerPrivacyCommands } from './privacy/cli.ts';
@@ -15,6 +16,19 @@ async function serve(opts: { api: boolean; worker: boolean }) {
   if (opts.worker) {
     app.startWorker();
     app.logger.info({ concurrency: config.SYNC_CONCURRENCY }, 'worker started');
+    // A worker alone has no API: its runs' metrics get a port of their own when one is configured.
+    if (!opts.api && config.METRICS_PORT) {
+      const metrics = await serveMetrics(app.metrics, {
+        host: config.METRICS_HOST,
+        port: config.METRICS_PORT,
+        tokens: config.API_TOKENS,
+      });
+      app.logger.info(
+        { address: `http://${config.METRICS_HOST}:${config.METRICS_PORT}/metrics` },
+        'metrics listening',
+      );
+      closers.push(() => new Promise((resolve) => metrics.close(resolve)));
+    }
   }
   if (opts.api) {
     const plain = plainTokenWarning(config.API_TOKENS);

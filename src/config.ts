@@ -238,6 +238,12 @@ const ConfigFields = z.object({
   RETENTION_LOGS_DAYS: opt(z.coerce.number().positive().max(3650).default(30)),
   RETENTION_SWEEP_MINUTES: opt(z.coerce.number().int().min(1).max(1440).default(60)),
   LOG_LEVEL: opt(z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info')),
+  // Operations (README "Operations"): readiness, a worker process's own /metrics port, the queue dashboard.
+  READY_WORKERS_MIN: opt(z.coerce.number().int().min(0).max(10_000).default(1)),
+  READY_TIMEOUT_MS: opt(z.coerce.number().int().min(100).max(30_000).default(2000)),
+  METRICS_HOST: opt(z.string().default('127.0.0.1')),
+  METRICS_PORT: opt(z.coerce.number().int().min(1).max(65535).optional()),
+  OPS_DASHBOARD: opt(bool.default(true)),
 });
 
 /** Checks across variables; `.shape` stays the fields' (test/unit/env-example.test.ts reads it). */

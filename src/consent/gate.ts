@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import axios, { type AxiosAdapter, AxiosError, type AxiosInstance } from 'axios';
 import type { Redis } from 'ioredis';
+import { endpointOf, type Metrics } from '../metrics.ts';
 import { isRedirect, redirectRefused } from '../net/http.ts';
 import type { Keys } from '../store/keys.ts';
 import { admit, consentDoor, type Door, linkDoor, release } from './inflight.ts';
@@ -73,6 +74,8 @@ export class Gate {
   constructor(
     private readonly redis: Redis,
     private readonly keys: Keys,
+    /** Where admissions, refusals and answers are counted. */
+    private readonly metrics?: Metrics,
   ) {}
 
   async assertOpen(ref: GateRef): Promise<void> {
@@ -110,7 +113,11 @@ export class Gate {
       const asked = performance.now();
       const token = randomUUID();
       const verdict = await admit(this.redis, door, token, timeout);
-      if (verdict !== 'ok') throw new GateClosedError(door.subject, verdict);
+      if (verdict !== 'ok') {
+        // The reason without the epochs it names, so the label has a handful of values.
+        this.metrics?.gateRefusals.inc({ reason: verdict.replace(/ \(.*\)$/, '') });
+        throw new GateClosedError(door.subject, verdict);
+      }
       const deadline = new AbortController();
       const timedOut = () =>
         new AxiosError(`timeout of ${timeout}ms exceeded`, AxiosError.ECONNABORTED, config);
@@ -126,11 +133,15 @@ export class Gate {
         // Set here, last: no per-request option turns following redirects back on.
         config.maxRedirects = 0;
         let res: Awaited<ReturnType<AxiosAdapter>>;
+        const endpoint = endpointOf(url);
         try {
           res = await wire(config);
+          this.metrics?.targetRequests.inc({ status: String(res.status), endpoint });
         } catch (error) {
-          if (deadline.signal.aborted) throw timedOut();
           const answer = axios.isAxiosError(error) ? error.response : undefined;
+          this.metrics?.targetRequests.inc({ status: answer ? String(answer.status) : 'error', endpoint });
+          if (answer?.status === 429) this.metrics?.throttleWaits.inc({ endpoint });
+          if (deadline.signal.aborted) throw timedOut();
           if (isRedirect(answer?.status)) throw redirectRefused(answer.status, url, answer.headers?.location);
           throw error;
         } finally {

@@ -91,6 +91,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   app.register(async (api) => {
     installAuth(api, { tokens: opts.tokens, ...(opts.oidc ? { oidc: createOidcVerifier(opts.oidc) } : {}) });
     api.get('/healthz', { config: { public: true } }, async () => ({ ok: true }));
+    await api.register(import('./ops.ts'), { ops: services.ops }); // /readyz, /metrics, /admin/queues, request logs
     registerAccountRoutes(api, services, maxWaitMs);
     // POST …/consents/:consentId/revoke, …/links/:linkId/suspend|resume, GET/PUT …/links/:linkId/mappings.
     registerLifecycleRoutes(api, services);

@@ -3,6 +3,7 @@ import { type ConnectionOptions, DelayedError, UnrecoverableError, Worker } from
 import type { Logger } from 'pino';
 import { isBudgetExhausted } from '../../connectors/types.ts';
 import { GateClosedError } from '../consent/gate.ts';
+import type { Metrics } from '../metrics.ts';
 import { type EngineDeps, RunCancelledError, runSync } from '../sync/engine.ts';
 import { isRunFailedPermanently } from '../sync/failure.ts';
 import { subscribeCancels } from './cancel.ts';
@@ -20,6 +21,8 @@ export interface SyncWorkerOptions {
   lockRetryMs?: number;
   /** A dead worker's claim on a link lapses after this long. */
   lockTtlMs?: number;
+  /** Where finished jobs and their time in the queue are counted. */
+  metrics?: Metrics;
 }
 
 export type SyncWorker = Worker & {
@@ -62,7 +65,14 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
         await job.moveToDelayed(Date.now() + wait, token);
         throw new DelayedError();
       }
-      const log = logger.child({ accountId: data.accountId, linkId: data.linkId, jobId: job.id });
+      const runId = runIdOf(job);
+      // Every line of this run says which run, job and link it is about.
+      const log = logger.child({ accountId: data.accountId, linkId: data.linkId, jobId: job.id, runId });
+      opts.metrics?.jobWaitSeconds.observe(
+        { queue: SYNC_QUEUE },
+        // From when it was due (added, or its delay over) to now.
+        Math.max(0, (Date.now() - job.timestamp - (job.delay ?? 0)) / 1000),
+      );
       const key = linkKey(data.accountId, data.linkId);
       const mine = running.get(key) ?? new Set<string>();
       running.set(key, mine.add(`${job.id}`));
@@ -74,16 +84,13 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
         }
         const run = await runSync(
           engine,
-          { ...data, runId: runIdOf(job), attempt: job.attemptsMade + 1 },
+          { ...data, runId, attempt: job.attemptsMade + 1 },
           {
             signal: signal ? AbortSignal.any([signal, lockLost.signal]) : lockLost.signal,
             onProgress: (done, total) => job.updateProgress({ done, total }),
           },
         );
-        log.info(
-          { runId: run.id, status: run.status, applied: run.applied, apiCalls: run.apiCalls.total },
-          'run done',
-        );
+        log.info({ status: run.status, applied: run.applied, apiCalls: run.apiCalls.total }, 'run done');
         return { runId: run.id, status: run.status };
       } catch (error) {
         if (error instanceof GateClosedError || error instanceof RunCancelledError) {
@@ -114,6 +121,13 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
     { connection: opts.connection, prefix: queuePrefix(opts.prefix), concurrency: opts.concurrency },
   );
   worker.on('error', (err) => logger.error({ err: err.message }, 'worker error'));
+  worker.on('completed', () => opts.metrics?.jobs.inc({ queue: SYNC_QUEUE, outcome: 'completed' }));
+  worker.on('failed', (_job, err) =>
+    opts.metrics?.jobs.inc({
+      queue: SYNC_QUEUE,
+      outcome: err instanceof DelayedError ? 'delayed' : 'failed',
+    }),
+  );
 
   const subscription = subscribeCancels(redis.duplicate(), keys, (msg) => {
     for (const jobId of running.get(linkKey(msg.accountId, msg.linkId)) ?? []) {

@@ -6,6 +6,7 @@ import { type Gate, GateClosedError, RequestCounter } from '../consent/gate.ts';
 import type { Quarantined } from '../domain/types.ts';
 import { readLedger, recordOp, writeLedger } from '../links/ledger.ts';
 import { getLink, getMapping, type Link, type LinkSecrets, readSecrets } from '../links/links.ts';
+import type { Metrics } from '../metrics.ts';
 import { isCancellation } from '../net/http.ts';
 import { pullForLink, withoutExcluded } from '../privacy/minimise.ts';
 import { SpinPanelClient } from '../spinpanel/client.ts';
@@ -27,6 +28,8 @@ export interface EngineDeps {
   now?: () => number;
   /** Operations of a run applied at once (the connector's limits still cap each endpoint). @defaultValue 1 */
   applyConcurrency?: number;
+  /** Where runs, operations and the target's budget are counted. */
+  metrics?: Metrics;
   makeConnector: (
     link: Link,
     secrets: LinkSecrets,
@@ -104,6 +107,7 @@ export async function runSync(
     recon: [],
   };
   let connector: Connector | undefined;
+  let target = 'unknown';
   const finish = async (status: RunRecord['status']) => {
     // A run that ended normally looks at the budget once more; a stopped one (the gate may be closed, the
     // budget spent) sends nothing further.
@@ -115,6 +119,7 @@ export async function runSync(
     run.durationMs = Date.now() - started;
     run.apiCalls = { total: counter.total, byHost: { ...counter.byHost } };
     await saveRun(deps.store, run, { fullDetailRuns: deps.fullDetailRuns });
+    countRun(deps.metrics, run, target);
     return run;
   };
 
@@ -123,6 +128,7 @@ export async function runSync(
     const ref = { accountId: req.accountId, linkId: req.linkId, epoch: req.epoch };
     await deps.gate.assertOpen(ref);
     const link = await getLink(deps.store, req.accountId, req.linkId);
+    target = link.target;
     const secrets = await readSecrets(deps.store, req.accountId, req.linkId);
     const base = { timeoutMs: deps.httpTimeoutMs, signal: opts.signal, counter };
     const spinpanel = new SpinPanelClient(
@@ -181,7 +187,9 @@ export async function runSync(
         let result: unknown;
         try {
           result = await connector!.apply(op, results);
+          deps.metrics?.operations.inc({ kind: op.kind, outcome: 'applied' });
         } catch (error) {
+          deps.metrics?.operations.inc({ kind: op.kind, outcome: 'failed' });
           // Refused, throttled or deferred before it was sent: certainly not made, so not noted either (a
           // deferred run resuming the same day must not find its own unsent change "already made today").
           if (intent.length > 0 && certainlyNotSent(connector!, error)) {
@@ -251,6 +259,17 @@ export function holdQuarantined(desired: DesiredState, quarantined: Quarantined[
   );
   if (held.size === 0) return desired;
   return { ...desired, customers: desired.customers.filter((c) => !held.has(c.customerId)) };
+}
+
+function countRun(metrics: Metrics | undefined, run: RunRecord, target: string): void {
+  if (!metrics) return;
+  metrics.runs.inc({ outcome: run.status, target, dry_run: String(run.dryRun) });
+  const budget = run.targetBudget;
+  const used = budget?.usedAtEnd ?? budget?.usedAtStart;
+  if (budget && typeof used === 'number') {
+    metrics.budgetUsed.set({ target, link_id: run.linkId }, used);
+    metrics.budgetThreshold.set({ target, link_id: run.linkId }, budget.threshold);
+  }
 }
 
 function messageOf(error: unknown): string {

@@ -1,6 +1,7 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/config.ts';
+import { DASHBOARD_PATH } from '../../src/http/ops.ts';
 import { buildServer } from '../../src/http/server.ts';
 import { readAudit } from '../../src/store/audit.ts';
 import { apiToken } from '../helpers/api.ts';
@@ -57,6 +58,10 @@ const ensureLink = async (w: World, status: 'active' | 'suspended') => {
 /** One row per route; a route the server registers without a row here fails the test. */
 const SPECS: Record<string, Spec> = {
   'GET /healthz': { who: 'public', ok: 200 },
+  // Readiness is public like liveness; metrics span every account: operators only (README "Operations").
+  // 503: the matrix's worlds run no sync worker, and readiness says so (test/e2e/ops.test.ts has the 200).
+  'GET /readyz': { who: 'public', ok: 503 },
+  'GET /metrics': { who: ['operator'], ok: 200 },
   'POST /v1/webhooks/spinpanel': { who: 'public', ok: 401 },
   'POST /v1/accounts/:accountId/consents': {
     who: ['company_admin', 'reseller', 'user'],
@@ -129,18 +134,25 @@ const SPECS: Record<string, Spec> = {
   'DELETE /v1/accounts/:accountId/data': { who: RIGHTS, ok: 200, destructive: true },
 };
 
-/** Method and URL of every route the server registered, read from its own route tree. */
-function registeredRoutes(app: FastifyInstance): string[] {
+/**
+ * Method and URL of every route the server registered, read from its own route tree. The queue dashboard's
+ * routes (the plugin's own, with its own ids) are checked apart: `dashboard: true` lists only them.
+ */
+function registeredRoutes(app: FastifyInstance, opts: { dashboard?: boolean } = {}): string[] {
   const out: string[] = [];
   const stack: string[] = [];
   for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const m = /^([│├└─ ]*?)(\/\S*)(?: \(([^)]+)\))?$/.exec(line);
+    // The dashboard plugin's tree has segments that do not start with a slash ("api/queues/").
+    const m = (
+      opts.dashboard ? /^([│├└─ ]*?)([^│├└─ ]\S*)(?: \(([^)]+)\))?$/ : /^([│├└─ ]*?)(\/\S*)(?: \(([^)]+)\))?$/
+    ).exec(line);
     if (!m) continue;
     const depth = m[1]!.length / 4;
     stack.length = depth;
     stack[depth] = m[2]!;
     for (const method of (m[3] ?? '').split(',').map((s) => s.trim())) {
-      if (method) out.push(`${method} ${stack.join('')}`);
+      const url = stack.join('');
+      if (method && url.startsWith(DASHBOARD_PATH) === Boolean(opts.dashboard)) out.push(`${method} ${url}`);
     }
   }
   return out;
@@ -310,6 +322,37 @@ describe('authorization matrix: every route × role × own / other account', () 
       }
     }
   }
+
+  it('refuses every route of the queue dashboard to all but operators of every account', async () => {
+    // Read from the printed tree, which can splice a wildcard's segments: only patterns the router holds count.
+    const routes = registeredRoutes(app, { dashboard: true }).filter((r) => {
+      const [method, url] = r.split(' ') as [HTTPMethods, string];
+      return app.hasRoute({ method, url });
+    });
+    routes.push(`GET ${DASHBOARD_PATH}/static/x.js`);
+    expect(routes.length).toBeGreaterThan(10);
+    for (const route of routes) {
+      const [method, url] = route.split(' ') as [string, string];
+      const path = url.replace(/:\w+|\*/g, 'x');
+      for (const caller of CALLERS.filter((c) => c !== 'operator')) {
+        const res = await fetch(`${base}${path}`, {
+          method,
+          headers: caller !== 'anonymous' ? { authorization: `Bearer ${TOKENS[caller]}` } : {},
+        });
+        await res.arrayBuffer();
+        const expected = caller === 'anonymous' ? 401 : 403;
+        if (res.status !== expected)
+          failures.push(`${route} as ${caller}: ${res.status}, expected ${expected}`);
+        if (res.headers.get('cache-control') !== 'no-store')
+          failures.push(`${route} as ${caller}: cacheable`);
+      }
+    }
+    const page = await fetch(`${base}${DASHBOARD_PATH}`, {
+      headers: { authorization: `Bearer ${TOKENS.operator}` },
+    });
+    expect(page.status).toBe(200);
+    expect(failures).toEqual([]);
+  });
 
   it('covers every registered route with a row of the README table', async () => {
     const routes = registeredRoutes(app);
