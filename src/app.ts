@@ -62,6 +62,17 @@ export async function createApp(
   // Every audit entry this process appends is signed with AUDIT_KEYS (or keys derived from CREDENTIALS_KEYS).
   const auditKeys = auditKeyringFrom(config);
   const redis = createRedis(config.REDIS_URL);
+  // Without a listener ioredis and BullMQ print every failed reconnect as plain text: one JSON line instead,
+  // at most every 10 s per connection, while Redis is away.
+  const connectionErrors = (what: string) => {
+    let last = 0;
+    return (err: Error) => {
+      if (Date.now() - last < 10_000) return;
+      last = Date.now();
+      logger.error({ err: err.message, connection: what }, 'redis connection error');
+    };
+  };
+  redis.on('error', connectionErrors('main'));
   const check = await checkRedis(redis, { allowEviction: config.REDIS_ALLOW_EVICTION }).catch(async (e) => {
     redis.disconnect();
     throw e;
@@ -78,6 +89,8 @@ export async function createApp(
   const gate = new Gate(redis, keys, metrics);
   const queue = createSyncQueue(redis, config.REDIS_PREFIX);
   const unlinkQueue = createUnlinkQueue(redis, config.REDIS_PREFIX);
+  queue.on('error', connectionErrors('sync queue'));
+  unlinkQueue.on('error', connectionErrors('unlink queue'));
   metrics.watchQueues([queue, unlinkQueue]);
   const ops: OpsDeps = {
     metrics,
@@ -128,6 +141,7 @@ export async function createApp(
   const connections: Redis[] = [];
   const dup = () => {
     const c = redis.duplicate();
+    c.on('error', connectionErrors('worker'));
     connections.push(c);
     return c;
   };
@@ -186,6 +200,8 @@ export async function createApp(
           logger,
         });
         workers.push(unlinker);
+        unlinker.on('completed', () => metrics.jobs.inc({ queue: 'unlink', outcome: 'completed' }));
+        unlinker.on('failed', () => metrics.jobs.inc({ queue: 'unlink', outcome: 'failed' }));
         recoverUnlinks(store, unlinkQueue)
           .then((ids) => ids.length > 0 && logger.info({ linkIds: ids }, 'queued unfinished unlinks'))
           .catch((err: Error) => logger.error({ err: err.message }, 'unlink recovery failed'));

@@ -18,6 +18,7 @@ export interface OpsDeps {
 }
 
 export const DASHBOARD_PATH = '/admin/queues';
+const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
 
 /** Metrics and the queues span every account: only an operator token bound to every account reads them. */
 function assertOperator(req: FastifyRequest): void {
@@ -43,7 +44,9 @@ async function ops(api: FastifyInstance, opts: { ops?: OpsDeps }): Promise<void>
   });
   // The route's pattern, never its URL: ids and query strings stay out of the logs.
   api.addHook('onResponse', async (req, reply) => {
-    req.log.info(
+    // Probes and scrapes come every few seconds: at debug, so they do not bury the API's own traffic.
+    const level = PROBES.has(req.routeOptions.url ?? '') && reply.statusCode < 400 ? 'debug' : 'info';
+    req.log[level](
       {
         method: req.method,
         route: req.routeOptions.url ?? 'unknown',

@@ -129,7 +129,15 @@ export function createSyncWorker(opts: SyncWorkerOptions): SyncWorker {
     }),
   );
 
-  const subscription = subscribeCancels(redis.duplicate(), keys, (msg) => {
+  // Its errors (Redis away) are one JSON line every 10 s, not ioredis's plain-text warning per reconnect.
+  const cancels = redis.duplicate();
+  let lastError = 0;
+  cancels.on('error', (err: Error) => {
+    if (Date.now() - lastError < 10_000) return;
+    lastError = Date.now();
+    logger.error({ err: err.message, connection: 'cancels' }, 'redis connection error');
+  });
+  const subscription = subscribeCancels(cancels, keys, (msg) => {
     for (const jobId of running.get(linkKey(msg.accountId, msg.linkId)) ?? []) {
       if (worker.cancelJob(jobId, msg.reason)) {
         logger.info(

@@ -36,6 +36,7 @@ async function startRedis(port: number): Promise<ChildProcess> {
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
     const r = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0 });
+    r.on('error', () => {});
     const ok = await r
       .connect()
       .then(() => r.ping())
@@ -172,6 +173,80 @@ describe('operations: metrics, health, dashboard, request logs', () => {
       expect.objectContaining({ msg: 'request', route: '/v1/accounts/:accountId/links', status: 200 }),
     );
     expect(lines.join('\n')).not.toContain(ADMIN);
+  });
+});
+
+describe('operations of the other processes', () => {
+  it('a 5xx leaves an error line with its request id', async () => {
+    const w = await startWorld({ worker: false });
+    const lines: string[] = [];
+    const sink = new Writable({
+      write(chunk, _enc, done) {
+        lines.push(...String(chunk).split('\n').filter(Boolean));
+        done();
+      },
+    });
+    const server = buildServer({
+      services: {
+        ...w.app.services,
+        listLinks: async () => {
+          throw new Error('the store fell over');
+        },
+      },
+      tokens: [apiToken({ token: ADMIN, accountId: w.accountId, role: 'company_admin', userId: 'a' })],
+      log: createLogger('info', sink),
+    });
+    const base = await server.listen({ host: '127.0.0.1', port: 0 });
+    try {
+      const res = await fetch(`${base}/v1/accounts/${w.accountId}/links`, {
+        headers: { authorization: `Bearer ${ADMIN}` },
+      });
+      expect(res.status).toBe(500);
+      const id = res.headers.get('x-request-id');
+      const parsed = lines.map(
+        (l) => JSON.parse(l) as { level: number; reqId?: string; err?: { message?: string } },
+      );
+      expect(parsed).toContainEqual(
+        expect.objectContaining({
+          level: 50,
+          reqId: id,
+          err: expect.objectContaining({ message: 'the store fell over' }),
+        }),
+      );
+    } finally {
+      await server.close();
+      await w.close();
+    }
+  });
+
+  it("a worker process alone serves its runs' metrics on METRICS_PORT, to an operator token", async () => {
+    const w = await startWorld({ worker: false });
+    const port = await freePort();
+    const entry = apiToken({ token: OPERATOR, accountId: '*', role: 'operator', userId: 'op' });
+    const child = spawn(process.execPath, ['bin/billing-sync.js', 'worker'], {
+      env: {
+        ...process.env,
+        ...w.env,
+        METRICS_PORT: String(port),
+        API_TOKENS: `sha256:${entry.digest.toString('hex')}=*:operator:op`,
+      },
+      stdio: 'ignore',
+    });
+    try {
+      const run = await w.sync();
+      expect(run.status).toBe('succeeded');
+      const url = `http://127.0.0.1:${port}/metrics`;
+      expect((await fetch(url)).status).toBe(401);
+      const res = await fetch(url, { headers: { authorization: `Bearer ${OPERATOR}` } });
+      expect(res.status).toBe(200);
+      expect(await res.text()).toContain(
+        'billing_sync_runs_total{outcome="succeeded",target="autotask",dry_run="false"} 1',
+      );
+    } finally {
+      child.kill('SIGTERM');
+      await new Promise((r) => (exited(child) ? r(undefined) : child.once('exit', r)));
+      await w.close();
+    }
   });
 });
 
