@@ -9,7 +9,7 @@ import type { RetryPolicy } from '../queue/catalog.ts';
 import { scheduleLink, unscheduleLink } from '../queue/queues.ts';
 import { enqueueUnlink, unlinkJobId } from '../queue/unlink.ts';
 import type { StoreContext } from '../store/context.ts';
-import type { Actor } from './consents.ts';
+import { type Actor, getConsent } from './consents.ts';
 import { consentInflight, type DrainReport, drain } from './inflight.ts';
 import { type RevokeResult, revokeConsent, type StopReport, stopLinks } from './revoke.ts';
 import { resumeLink, suspendLink } from './suspend.ts';
@@ -42,6 +42,8 @@ export interface UnlinkState {
 }
 
 export interface RevocationAnswer extends RevokeResult {
+  /** The consent was revoked before this call: the answer is that revocation's state. */
+  alreadyRevoked?: boolean;
   unscheduled: string[];
   /** Per closed link: running syncs cancelled, requests on the wire and what became of them. */
   stopped: StopReport[];
@@ -120,18 +122,31 @@ export function createLifecycleServices(d: LifecycleDeps) {
       actor: Actor,
       accountId: string,
       consentId: string,
-      opts: { waitForUnlink?: boolean } = {},
+      opts: { waitForUnlink?: boolean; idempotent?: boolean } = {},
     ): Promise<RevocationAnswer> {
+      let again = false;
       const result = await revokeConsent(store, actor, accountId, consentId).catch(async (error) => {
-        if (error instanceof AppError && error.code === 'already_revoked') {
-          await requeueUnlinks(accountId, consentId);
-        }
-        throw error;
+        if (!(error instanceof AppError && error.code === 'already_revoked')) throw error;
+        await requeueUnlinks(accountId, consentId);
+        if (!opts.idempotent) throw error;
+        // Asked again: the answer is that revocation's state (its links, their stop and unlink), not a refusal.
+        again = true;
+        const consent = await getConsent(store, accountId, consentId);
+        const closed = (await listLinks(store, accountId)).filter(
+          (l) => l.consentId === consentId && (l.status === 'revoked' || l.status === 'unlinked'),
+        );
+        return { consent, closedLinkIds: closed.map((l) => l.id), alreadyRevoked: true };
       });
       const linkIds = result.closedLinkIds;
       // Queued first, so the unlink is durable as early as possible; it waits for running syncs by itself.
       const unlink: UnlinkState[] = [];
       for (const linkId of linkIds) {
+        if (again) {
+          const job = await unlinkQueue.getJob(unlinkJobId(linkId));
+          const state = job ? await job.getState() : 'completed';
+          unlink.push({ linkId, jobId: unlinkJobId(linkId), state });
+          continue;
+        }
         await enqueueUnlink(unlinkQueue, { accountId, linkId, cause: 'consent.revoked' });
         unlink.push({ linkId, jobId: unlinkJobId(linkId), state: 'queued' });
       }
@@ -221,6 +236,7 @@ export function revocationBody(r: RevocationAnswer) {
   const allDone = r.unlink.every((u) => u.state === 'completed');
   return {
     consent: r.consent,
+    ...(r.alreadyRevoked ? { alreadyRevoked: true } : {}),
     closedLinks: r.closedLinkIds,
     unscheduled: r.unscheduled,
     confirmed: r.confirmed,

@@ -2,13 +2,14 @@ import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Redis } from 'ioredis';
-import { CredentialsRejectedError } from '../../connectors/types.ts';
 import type { Services } from '../app.ts';
 import type { ApiToken } from '../config.ts';
-import { AppError } from '../errors.ts';
 import { installAuth } from './auth/authenticate.ts';
 import { createOidcVerifier, type OidcOptions } from './auth/oidc.ts';
+import { frameworkErrors, installErrorHandling } from './errors.ts';
 import { DEFAULT_TIMEOUTS, type ServerTimeouts, timeoutOptions } from './hygiene.ts';
+import { registerOpenApi } from './openapi.ts';
+import { installNoBody, validatorCompiler } from './request.ts';
 import { registerAccountRoutes } from './routes/accounts.ts';
 import { registerLifecycleRoutes } from './routes/lifecycle.ts';
 import { registerPrivacyRoutes } from './routes/privacy.ts';
@@ -49,6 +50,7 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const hops = opts.trustProxy;
   const app = Fastify({
     ...timeoutOptions(opts.timeouts ?? DEFAULT_TIMEOUTS),
+    frameworkErrors,
     ...(opts.log
       ? { loggerInstance: opts.log, logController: new LogController({ disableRequestLogging: true }) }
       : { logger: opts.logger ?? false }),
@@ -58,22 +60,13 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
   const { services } = opts;
   const maxWaitMs = opts.maxWaitMs ?? 120_000;
 
-  app.setErrorHandler((error, _req, reply) => {
-    if (error instanceof AppError) {
-      return reply
-        .status(error.status)
-        .send({ error: { code: error.code, message: error.message, ...error.details } });
-    }
-    if (error instanceof CredentialsRejectedError) {
-      return reply.status(422).send({ error: { code: 'credentials_rejected', message: error.message } });
-    }
-    const status = (error as { statusCode?: number }).statusCode;
-    if (status && status < 500) {
-      return reply.status(status).send({ error: { code: 'bad_request', message: (error as Error).message } });
-    }
-    app.log.error({ err: (error as Error).message }, 'unhandled error');
-    return reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
-  });
+  installErrorHandling(app);
+  // Route schemas are zod: checked by zod; answers are documented by them, not reshaped.
+  app.setValidatorCompiler(validatorCompiler);
+  installNoBody(app);
+  // A JSON API: a text/plain body is a 415, not a string handed to a schema.
+  app.removeContentTypeParser('text/plain');
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
 
   // Every answer, refusals included, may name an account's data: none is stored by a cache or a browser.
   app.addHook('onRequest', async (_req, reply) => {
@@ -87,6 +80,8 @@ export function buildServer(opts: ServerOptions): FastifyInstance {
     timeWindow: failures.windowMs,
     ...(failures.redis ? { redis: failures.redis, nameSpace: failures.keyPrefix ?? 'auth-failures:' } : {}),
   });
+  // Before the routes, so it sees each of them; outside the authenticated scope: the description is public.
+  registerOpenApi(app);
   // Registered after helmet and the limiter, so a refusal carries the headers and the limiter exists.
   app.register(async (api) => {
     installAuth(api, { tokens: opts.tokens, ...(opts.oidc ? { oidc: createOidcVerifier(opts.oidc) } : {}) });

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
-import type { LinkMapping, TargetKind, VerifyResult } from '../../connectors/types.ts';
+import type { LinkMapping, TargetError, TargetKind, VerifyResult } from '../../connectors/types.ts';
 import { type Actor, type Consent, listConsents } from '../consent/consents.ts';
 import { GateClosedError } from '../consent/gate.ts';
 import { AppError, forbidden, notFound } from '../errors.ts';
@@ -120,7 +120,61 @@ function linkingFailure(error: unknown, revokedMeanwhile: () => AppError): unkno
           `SpinPanel could not say which account the API key belongs to: ${error.message}`,
         );
   }
+  if (isTargetError(error)) {
+    // The target answered with an error (502), or gave no answer at all (503): linking may be tried again later.
+    const words = error.targetMessages?.length ? error.targetMessages.join('; ') : error.message;
+    return error.status === undefined
+      ? new AppError(
+          'target_unreachable',
+          503,
+          `the billing system could not be reached to check the credentials: ${words}; nothing was saved, try again later`,
+          { reason: words },
+          { cause: error },
+        )
+      : new AppError(
+          'target_error',
+          502,
+          `the billing system answered HTTP ${error.status} while the credentials were checked: ${words}; nothing was saved, try again later`,
+          { reason: words, targetStatus: error.status },
+          { cause: error },
+        );
+  }
   return error;
+}
+
+/** A target's failure (TargetError, matched by name so a subclass from either connector counts). */
+const isTargetError = (e: unknown): e is TargetError =>
+  e instanceof Error && e.name === 'TargetError' && !(e instanceof AppError);
+
+/** Why a consent cannot carry a link: revoked (a new consent is needed), or which scopes it lacks. */
+function whyUnusable(consent: Consent): { why: string; details: Record<string, unknown> } {
+  if (consent.status === 'revoked') {
+    return {
+      why: `consent ${consent.id} is revoked (since ${consent.revokedAt}) and cannot carry a link again`,
+      details: { consentId: consent.id, reason: 'revoked' },
+    };
+  }
+  const missing = REQUIRED_SCOPES.filter((s) => !consent.scopes.includes(s));
+  return {
+    why: `consent ${consent.id} lacks the scope(s) ${missing.join(', ')} that linking needs`,
+    details: { consentId: consent.id, reason: 'scope_missing', missingScopes: missing },
+  };
+}
+
+/**
+ * Why a link that is not active refuses a sync, and what to do next: the answer to "sync now" on it.
+ */
+export function inactiveLinkError(link: Link): AppError {
+  const next: Record<LinkStatus, string> = {
+    active: 'try again',
+    suspended: `it is suspended: resume it (POST …/links/${link.id}/resume) to sync again`,
+    revoked: `its consent ${link.consentId} was revoked, so it syncs no more and is being unlinked: grant a new consent and link the billing system again`,
+    unlinked: `it was unlinked${link.unlinkedAt ? ` at ${link.unlinkedAt}` : ''} after its consent was revoked (credentials and mappings deleted): grant a new consent and link the billing system again`,
+  };
+  return new AppError('link_not_active', 409, `link ${link.id} cannot sync: ${next[link.status]}`, {
+    linkId: link.id,
+    status: link.status,
+  });
 }
 
 /**
@@ -143,19 +197,33 @@ export async function createLink(
     ? consents.find((c) => c.id === body.consentId)
     : consents.filter(usableConsent).at(-1);
   if (!consent) {
+    // Without a consent named, the newest one says why none fits (revoked, or which scope it lacks).
+    const latest = body.consentId ? undefined : consents.at(-1);
+    if (latest) {
+      const { why, details } = whyUnusable(latest);
+      throw new AppError(
+        'consent_required',
+        409,
+        `no active consent with scopes ${REQUIRED_SCOPES.join(', ')}: ${why}; grant consent before linking`,
+        details,
+      );
+    }
     throw new AppError(
       'consent_required',
       409,
       body.consentId
         ? `consent ${body.consentId} does not exist for this account`
         : `no active consent with scopes ${REQUIRED_SCOPES.join(', ')}: grant consent before linking`,
+      { reason: body.consentId ? 'unknown_consent' : 'no_consent' },
     );
   }
   if (!usableConsent(consent)) {
+    const { why, details } = whyUnusable(consent);
     throw new AppError(
       'consent_required',
       409,
-      `consent ${consent.id} is ${consent.status} or lacks the scopes ${REQUIRED_SCOPES.join(', ')}`,
+      `${why}: grant a consent with scopes ${REQUIRED_SCOPES.join(', ')} and link with it`,
+      details,
     );
   }
   const settings = deps.parseSettings(body.target, body.settings);

@@ -107,10 +107,16 @@ describe('OIDC / JWT bearer tokens against a JWKS served on 127.0.0.1', () => {
     await start();
     const token = await sign(admin());
     expect((await consents(token)).status).toBe(200);
-    const granted = await api!.call('POST', `/v1/accounts/${w.accountId}/consents`, token, {
+    const claimed = await api!.call('POST', `/v1/accounts/${w.accountId}/consents`, token, {
       level: 'user',
       scopes: ['billing:read'],
       grantedBy: 'someone-else',
+    });
+    expect(claimed.status).toBe(400);
+    expect(claimed.body.error.message).toMatch(/grantedBy: unknown key/);
+    const granted = await api!.call('POST', `/v1/accounts/${w.accountId}/consents`, token, {
+      level: 'user',
+      scopes: ['billing:read'],
     });
     expect(granted.status).toBe(201);
     expect(granted.body.grantedBy).toEqual({ userId: 'oidc-admin-1', role: 'company_admin' });

@@ -55,10 +55,16 @@ describe('admin HTTP API over a real socket', () => {
   });
 
   it('takes the granter from the token, not the body; a user may not link', async () => {
-    const consent = await call('POST', `/v1/accounts/${w.accountId}/consents`, USER, {
+    const claimed = await call('POST', `/v1/accounts/${w.accountId}/consents`, USER, {
       level: 'user',
       scopes: ['billing:read'],
       grantedBy: 'admin-9',
+    });
+    expect(claimed.status).toBe(400);
+    expect(claimed.body.error.message).toMatch(/grantedBy: unknown key/);
+    const consent = await call('POST', `/v1/accounts/${w.accountId}/consents`, USER, {
+      level: 'user',
+      scopes: ['billing:read'],
     });
     expect(consent.status).toBe(201);
     expect(consent.body.grantedBy).toEqual({ userId: 'user-3', role: 'user' });

@@ -62,6 +62,10 @@ const SPECS: Record<string, Spec> = {
   // 503: the matrix's worlds run no sync worker, and readiness says so (test/e2e/ops.test.ts has the 200).
   'GET /readyz': { who: 'public', ok: 503 },
   'GET /metrics': { who: ['operator'], ok: 200 },
+  // The API's description and its interactive page: public, they hold no account's data.
+  'GET /openapi.json': { who: 'public', ok: 200 },
+  'GET /docs': { who: 'public', ok: 200 },
+  'GET /docs/': { who: 'public', ok: 200 },
   'POST /v1/webhooks/spinpanel': { who: 'public', ok: 401 },
   'POST /v1/accounts/:accountId/consents': {
     who: ['company_admin', 'reseller', 'user'],

@@ -142,6 +142,9 @@ describe('revoke, suspend and resume over the admin API', () => {
     const forged = { ...old.body, targetAccount: 'autotask:0000000000000000' };
     const refused = await call('PUT', `/links/${relinked.body.id}/mappings`, ADMIN, forged);
     expect(refused.status).toBe(409);
-    expect(refused.body.error).toMatchObject({ code: 'mapping_target_mismatch', field: 'targetAccount' });
+    expect(refused.body.error).toMatchObject({
+      code: 'mapping_target_mismatch',
+      details: { field: 'targetAccount' },
+    });
   });
 });
