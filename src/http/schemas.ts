@@ -102,8 +102,64 @@ export const Revocation = z
   })
   .meta({ id: 'Revocation', description: 'What stopped, what is (or will be) deleted, and what stays' });
 
-/** An object answer documented by its main fields only. */
-export const loose = (id: string, description: string) => z.looseObject({}).meta({ id, description });
+const DrainReport = z.looseObject({ inFlight: z.number(), finished: z.number(), unconfirmed: z.number() });
+
+export const Suspension = z
+  .looseObject({
+    link: Link,
+    stopped: z.looseObject({ linkId: z.string(), runningSyncs: z.number(), inFlight: DrainReport }),
+    confirmed: z
+      .boolean()
+      .describe('every request on the wire at suspension was answered before this answer'),
+    unscheduled: z.boolean(),
+    queuedJobsRemoved: z.number(),
+    note: z.string(),
+  })
+  .meta({ id: 'Suspension', description: 'What stopped; nothing was deleted' });
+
+export const UserRemoved = z
+  .looseObject({
+    userId: z.string(),
+    revoked: z.array(z.looseObject({ consentId: z.string(), result: z.unknown() })),
+    kept: z.array(z.string()).describe('company-level consents the user gave: they stay'),
+    note: z.string(),
+  })
+  .meta({ id: 'UserRemoved' });
+
+export const Erasure = z
+  .looseObject({
+    accountId: z.string(),
+    revokedConsentIds: z.array(z.string()),
+    unlinkedLinkIds: z.array(z.string()),
+    jobsRemoved: z.number(),
+    keysDeleted: z.number(),
+    unconfirmed: z.array(z.string()),
+    note: z.string(),
+  })
+  .meta({ id: 'Erasure', description: 'What was revoked and deleted; one audit entry stays' });
+
+export const AccountExport = z
+  .looseObject({
+    format: z.string(),
+    accountId: z.string(),
+    exportedAt: z.string(),
+    dataRegion: z.string().optional(),
+    consents: z.array(Consent),
+    links: z.array(z.unknown()),
+    audit: z.array(z.unknown()),
+    other: z.unknown(),
+    notes: z.array(z.string()),
+  })
+  .meta({ id: 'AccountExport', description: 'Everything held about the account; never a credential' });
+
+export const WebhookOutcome = z
+  .looseObject({
+    eventId: z.string(),
+    type: z.string(),
+    outcome: z.enum(['revoked', 'already_revoked', 'unknown_consent', 'user_removed']),
+    result: z.unknown().optional(),
+  })
+  .meta({ id: 'WebhookOutcome' });
 
 const ERROR_TEXT: Record<number, string> = {
   400: 'A bad path, query or body: each failing field is named (an unknown key too)',

@@ -84,6 +84,15 @@ describe('strict admin API: bad requests are refused by name, every error in one
     expect(back.status).toBe(200);
   });
 
+  it('refuses an unknown link setting by name and keeps the settings', async () => {
+    const before = (await w.app.services.getLink(w.accountId, w.link.id)).settings;
+    const res = await call('PATCH', `/links/${w.link.id}/settings`, { usageMonth: 2 });
+    expect(res.status).toBe(400);
+    expectErrorShape(res.body);
+    expect(res.body.error.message).toMatch(/usageMonth/);
+    expect((await w.app.services.getLink(w.accountId, w.link.id)).settings).toEqual(before);
+  });
+
   it('refuses a sync with dry_run, naming it, and runs nothing', async () => {
     const before = (await w.app.services.listRuns(w.accountId, w.link.id)).length;
     const jobs = await w.app.queue.getJobCounts();

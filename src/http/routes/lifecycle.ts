@@ -10,10 +10,10 @@ import {
   ConsentParams,
   LinkParams,
   Link as LinkSchema,
-  loose,
   Mapping,
   NoQuery,
   Revocation,
+  Suspension,
   WaitQuery,
 } from '../schemas.ts';
 
@@ -55,10 +55,7 @@ export function registerLifecycleRoutes(root: FastifyInstance, services: Service
         params: LinkParams,
         querystring: NoQuery,
         body: NoBody,
-        response: answers(
-          { 200: loose('Suspension', 'What stopped; a note that nothing was deleted') },
-          [409, 413, 415, 503],
-        ),
+        response: answers({ 200: Suspension }, [409, 413, 415, 503]),
       },
     },
     async (req) => {

@@ -5,7 +5,17 @@ import type { Services } from '../../app.ts';
 import { ExclusionsBody } from '../../privacy/exclusions.ts';
 import { SIGNATURE_HEADER, TIMESTAMP_HEADER } from '../../privacy/webhook.ts';
 import { actorOf, strict } from '../request.ts';
-import { AccountParams, answers, LinkParams, loose, NoQuery, UserParams } from '../schemas.ts';
+import {
+  AccountExport,
+  AccountParams,
+  answers,
+  Erasure,
+  LinkParams,
+  NoQuery,
+  UserParams,
+  UserRemoved,
+  WebhookOutcome,
+} from '../schemas.ts';
 
 const header = (req: FastifyRequest, name: string) => {
   const v = req.headers[name];
@@ -26,7 +36,7 @@ export function registerPrivacyRoutes(root: FastifyInstance, services: Services)
         params: UserParams,
         querystring: NoQuery,
         body: z.strictObject({}).describe('no body, or `{}`'),
-        response: answers({ 200: loose('UserRemoved', 'The consents revoked and kept') }, [413, 415]),
+        response: answers({ 200: UserRemoved }, [413, 415]),
       },
     },
     async (req) => {
@@ -83,7 +93,7 @@ export function registerPrivacyRoutes(root: FastifyInstance, services: Services)
         params: AccountParams,
         querystring: NoQuery,
         response: answers({
-          200: loose('AccountExport', 'Consents, links, mappings, runs and the audit trail'),
+          200: AccountExport,
         }),
       },
     },
@@ -109,7 +119,7 @@ export function registerPrivacyRoutes(root: FastifyInstance, services: Services)
         tags,
         params: AccountParams,
         querystring: NoQuery,
-        response: answers({ 200: loose('Erasure', 'What was revoked and deleted') }, [503]),
+        response: answers({ 200: Erasure }, [503]),
       },
     },
     async (req) => services.eraseAccount(actorOf(req), req.params.accountId),
@@ -143,7 +153,7 @@ export function registerPrivacyRoutes(root: FastifyInstance, services: Services)
           summary: 'SpinPanel’s signed events (consent revoked, user removed); no bearer token',
           tags,
           response: {
-            200: loose('WebhookOutcome', 'What the event did'),
+            200: WebhookOutcome,
             400: answers({})[400]!,
             401: answers({})[401]!,
             409: answers({}, [409])[409]!,
