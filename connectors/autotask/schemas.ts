@@ -134,7 +134,7 @@ export const ThresholdInformation = z.looseObject({
 });
 export type ThresholdInformation = z.infer<typeof ThresholdInformation>;
 
-export const AutotaskCredentials = z.object({
+export const AutotaskCredentials = z.strictObject({
   /** The API user's user name (an email address); also the zone lookup key. */
   userName: z.string().min(1),
   secret: z.string().min(1),

@@ -66,9 +66,13 @@ export function createNavisionConnector(deps: NavisionConnectorDeps): Connector 
         const rejected = credentialsRejected(err);
         if (rejected) throw rejected;
         const words = err instanceof Error ? err.message : String(err);
-        throw new TargetError(`the ${use} service "${set}" cannot be read: ${words}`, undefined, [words], {
-          cause: err,
-        });
+        const status = (err as { status?: unknown }).status;
+        throw new TargetError(
+          `the ${use} service "${set}" cannot be read: ${words}`,
+          typeof status === 'number' ? status : undefined,
+          [words],
+          { cause: err },
+        );
       }
     }
     return {

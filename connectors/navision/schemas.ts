@@ -31,7 +31,7 @@ const serviceName = z.string().trim().min(1).max(240);
 
 /** The page web services the connector uses on NAV, by what it uses them for; defaults are the usual names. */
 export const NavServices = z
-  .object({
+  .strictObject({
     customer: serviceName.default('Customer'),
     item: serviceName.default('Item'),
     salesInvoice: serviceName.default('SalesInvoice'),
@@ -42,7 +42,7 @@ export const NavServices = z
 export type NavServices = z.infer<typeof NavServices>;
 
 /** NavUserPassword: the user name and its 44-character web service access key, sent as HTTP Basic. */
-export const BasicAuth = z.object({
+export const BasicAuth = z.strictObject({
   type: z.literal('basic'),
   user: z.string().min(1),
   accessKey: z.string().min(1),
@@ -50,7 +50,7 @@ export const BasicAuth = z.object({
 export type BasicAuth = z.infer<typeof BasicAuth>;
 
 /** Windows authentication (NTLM, also when the server offers Negotiate). */
-export const NtlmAuth = z.object({
+export const NtlmAuth = z.strictObject({
   type: z.literal('ntlm'),
   user: z.string().min(1),
   password: z.string().min(1),
@@ -61,7 +61,7 @@ export const NtlmAuth = z.object({
 export type NtlmAuth = z.infer<typeof NtlmAuth>;
 
 /** NAV 2016–2018 on-premises, OData V4 page web services. */
-export const NavODataCredentials = z.object({
+export const NavODataCredentials = z.strictObject({
   flavour: z.literal('nav-odata'),
   /** e.g. `https://nav.example.com:7048` */
   baseUrl,
@@ -74,7 +74,7 @@ export const NavODataCredentials = z.object({
 export type NavODataCredentials = z.infer<typeof NavODataCredentials>;
 
 /** Business Central online, API v2.0, OAuth2 client credentials (a service principal) against Entra ID. */
-export const BcOnlineCredentials = z.object({
+export const BcOnlineCredentials = z.strictObject({
   flavour: z.literal('bc-online'),
   /** Entra tenant id (a GUID) or its verified domain name. */
   tenantId: z
@@ -99,7 +99,7 @@ export const BcOnlineCredentials = z.object({
 export type BcOnlineCredentials = z.infer<typeof BcOnlineCredentials>;
 
 /** Business Central on-premises, API v2.0, Basic with a web service access key. */
-export const BcOnPremCredentials = z.object({
+export const BcOnPremCredentials = z.strictObject({
   flavour: z.literal('bc-onprem'),
   /** e.g. `https://bc.example.com:7048` */
   baseUrl,

@@ -120,6 +120,18 @@ function linkingFailure(error: unknown, revokedMeanwhile: () => AppError): unkno
           `SpinPanel could not say which account the API key belongs to: ${error.message}`,
         );
   }
+  if (isTargetError(error) && error.status !== undefined && error.status >= 400 && error.status < 500) {
+    // The target refused what the link names (an unpublished service, an unknown company…): fix the link.
+    return new AppError(
+      'target_refused',
+      422,
+      `the billing system refused the check: ${error.message}; nothing was saved`,
+      {
+        reason: error.message,
+        targetStatus: error.status,
+      },
+    );
+  }
   if (isTargetError(error)) {
     // The target answered with an error (502), or gave no answer at all (503): linking may be tried again later.
     const words = error.targetMessages?.length ? error.targetMessages.join('; ') : error.message;
