@@ -13,6 +13,7 @@ import { type SettingsPatch, updateSettings } from './links/settings.ts';
 import { Vault } from './links/vault.ts';
 import { createLogger } from './logger.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
+import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { type Maintenance, startMaintenance } from './privacy/maintenance.ts';
 import { assertResidency } from './privacy/residency.ts';
 import { retentionFromConfig } from './privacy/retention.ts';
@@ -43,6 +44,8 @@ export interface App {
   queue: Queue;
   unlinkQueue: Queue;
   engine: EngineDeps;
+  /** Problem notifications to NOTIFY_WEBHOOK_URL; absent when it is not configured. */
+  notifier?: Notifier;
   services: Services;
   startWorker(concurrency?: number): Worker;
   close(): Promise<void>;
@@ -110,6 +113,21 @@ export async function createApp(
     navisionAllowedHosts: config.NAVISION_ALLOWED_HOSTS,
     autotaskBudget: { reserve: config.AUTOTASK_BUDGET_RESERVE, spacingMs: config.AUTOTASK_BUDGET_SPACING_MS },
   };
+  const notifier =
+    config.NOTIFY_WEBHOOK_URL && config.NOTIFY_WEBHOOK_SECRET
+      ? createNotifier({
+          store,
+          connection: redis,
+          prefix: config.REDIS_PREFIX,
+          target: {
+            url: config.NOTIFY_WEBHOOK_URL,
+            secret: config.NOTIFY_WEBHOOK_SECRET,
+            timeoutMs: config.HTTP_TIMEOUT_MS,
+          },
+          backoffMs: config.SYNC_BACKOFF_MS,
+          logger,
+        })
+      : undefined;
   const engine: EngineDeps = {
     store,
     gate,
@@ -119,6 +137,7 @@ export async function createApp(
     fullDetailRuns: config.RUN_FULL_DETAIL_RUNS,
     metrics,
     ...(opts.now ? { now: opts.now } : {}),
+    ...(notifier ? { onRunFinished: notifier.onRunFinished } : {}),
     makeConnector: (link, secrets, http, signal) =>
       makeConnector(link.target, secrets.target, link.settings, http, connectorEnv, signal, linkLimits(link)),
   };
@@ -179,6 +198,7 @@ export async function createApp(
     queue,
     unlinkQueue,
     engine,
+    ...(notifier ? { notifier } : {}),
     services,
     startWorker(concurrency = config.SYNC_CONCURRENCY) {
       const worker = createSyncWorker({
@@ -206,6 +226,8 @@ export async function createApp(
           .then((ids) => ids.length > 0 && logger.info({ linkIds: ids }, 'queued unfinished unlinks'))
           .catch((err: Error) => logger.error({ err: err.message }, 'unlink recovery failed'));
       }
+      // Every worker process also delivers notifications (its own queue, retried there).
+      if (notifier && !workers.some((w) => w.name === 'notify')) workers.push(notifier.startWorker(dup()));
       // Every worker process also runs the retention sweeper (one schedule, shared by all processes).
       maintenance ??= startMaintenance({
         redis,
@@ -220,6 +242,7 @@ export async function createApp(
       // Running jobs finish or are cancelled before connections close (graceful shutdown).
       await Promise.all(workers.map((w) => w.close()));
       await maintenance?.close();
+      await notifier?.close();
       await queueEvents?.close();
       await queue.close();
       await unlinkQueue.close();

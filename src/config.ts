@@ -229,6 +229,9 @@ const ConfigFields = z.object({
   ),
   SPINPANEL_WEBHOOK_SECRET: opt(z.string().min(16).optional()),
   SPINPANEL_WEBHOOK_TOLERANCE_SECONDS: opt(z.coerce.number().int().min(10).max(3600).default(300)),
+  // Problem notifications (README "Notifications"): the operator's own endpoint and the secret its bodies are signed with.
+  NOTIFY_WEBHOOK_URL: opt(z.string().url().optional()),
+  NOTIFY_WEBHOOK_SECRET: opt(z.string().min(16).optional()),
   // At most the 90-day TTL every run record is written with (src/sync/runs.ts); the sweeper only shortens it.
   RETENTION_RUNS_DAYS: opt(z.coerce.number().positive().max(90).default(90)),
   // Run records of a link beyond its last N keep counts and only the reconciliation lines that changed or failed.
@@ -257,6 +260,11 @@ export const ConfigSchema = ConfigFields.superRefine((c, ctx) => {
         message: `is required with ${oidc.filter((o) => o !== k).join(', ')}`,
       });
   }
+  if ((c.NOTIFY_WEBHOOK_URL === undefined) !== (c.NOTIFY_WEBHOOK_SECRET === undefined)) {
+    const missing = c.NOTIFY_WEBHOOK_URL === undefined ? 'NOTIFY_WEBHOOK_URL' : 'NOTIFY_WEBHOOK_SECRET';
+    const other = missing === 'NOTIFY_WEBHOOK_URL' ? 'NOTIFY_WEBHOOK_SECRET' : 'NOTIFY_WEBHOOK_URL';
+    ctx.addIssue({ code: 'custom', path: [missing], message: `is required with ${other}` });
+  }
   if (c.API_HEADERS_TIMEOUT_MS > c.API_REQUEST_TIMEOUT_MS)
     ctx.addIssue({
       code: 'custom',
@@ -271,6 +279,7 @@ const SECRET_VARS = new Set([
   'API_TOKENS',
   'REDIS_URL',
   'SPINPANEL_WEBHOOK_SECRET',
+  'NOTIFY_WEBHOOK_SECRET',
 ]);
 
 export type Config = z.infer<typeof ConfigSchema>;

@@ -29,6 +29,22 @@ export type UnlinkJobData = z.infer<typeof UnlinkJobData>;
 /** The retention sweeper's job: no payload beyond why it runs. */
 export const RetentionJobData = z.object({ trigger: z.enum(['schedule', 'manual']) });
 
+/**
+ * One notification to the operator's webhook: ids, the problem's kind and a short summary (customer names at
+ * most, as run records hold them), never a secret. The body is signed when it is sent.
+ */
+export const NotifyJobData = z.object({
+  id: z.string().min(1).max(300),
+  accountId: z.string().min(1),
+  linkId: z.string().min(1),
+  runId: z.string().min(1),
+  runStatus: z.string().min(1).max(50),
+  kind: z.enum(['failed', 'needs-review', 'unmapped', 'quarantined', 'changed-after-posting']),
+  summary: z.string().max(500),
+  occurredAt: z.string().min(1),
+});
+export type NotifyJobData = z.infer<typeof NotifyJobData>;
+
 /** The typed job catalog: name → payload schema → queue options (retries with exponential backoff and jitter). */
 export const jobCatalog = {
   sync: {
@@ -53,6 +69,16 @@ export const jobCatalog = {
       backoff: { type: 'exponential', delay: 1000, jitter: 0.5 },
       removeOnComplete: { age: 30 * 24 * 3600 },
       removeOnFail: false,
+    }),
+  },
+  notify: {
+    schema: NotifyJobData,
+    // The receiver may be down for a while: retried with the sync backoff, kept when it finally fails.
+    options: (retry: Pick<RetryPolicy, 'backoffMs'>): JobsOptions => ({
+      attempts: 10,
+      backoff: { type: 'exponential', delay: retry.backoffMs, jitter: 0.5 },
+      removeOnComplete: { count: 1000 },
+      removeOnFail: { count: 1000 },
     }),
   },
   retention: {

@@ -30,6 +30,8 @@ export interface EngineDeps {
   applyConcurrency?: number;
   /** Where runs, operations and the target's budget are counted. */
   metrics?: Metrics;
+  /** Told of every run once it is recorded (problem notifications); must not throw. */
+  onRunFinished?: (run: RunRecord) => Promise<void>;
   makeConnector: (
     link: Link,
     secrets: LinkSecrets,
@@ -120,6 +122,7 @@ export async function runSync(
     run.apiCalls = { total: counter.total, byHost: { ...counter.byHost } };
     await saveRun(deps.store, run, { fullDetailRuns: deps.fullDetailRuns });
     countRun(deps.metrics, run, target);
+    await deps.onRunFinished?.(run);
     return run;
   };
 
