@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { createApp } from './app.ts';
+import { registerRemoteCommands } from './cli/remote.ts';
 import { ConfigError, loadConfig } from './config.ts';
 import { registerLifecycleCommands } from './consent/cli.ts';
 import { plainTokenWarning } from './http/auth/tokens.ts';
@@ -83,6 +84,7 @@ export async function main(argv: string[]): Promise<void> {
   registerPrivacyCommands(program);
   registerTokenCommand(program);
   registerLifecycleCommands(program);
+  registerRemoteCommands(program);
   try {
     await program.parseAsync(argv);
   } catch (error) {
