@@ -112,4 +112,37 @@ describe('billing-sync remote: the admin API from the command line', () => {
     expect(seen.join('\n')).not.toContain(wrong);
     expect(seen.join('\n')).not.toContain(TOKEN);
   }, 60_000);
+
+  it('suspends, refuses a sync of the suspended link with exit 1, resumes, dry-runs, and round-trips a mapping', async () => {
+    const id = w.link.id;
+    expect((await cli(['links', 'suspend', id])).code).toBe(0);
+    const refused = await cli(['sync', id, '--wait']);
+    expect(refused).toMatchObject({ code: 1, stderr: expect.stringMatching(/suspended/) });
+    expect((await cli(['links', 'resume', id])).code).toBe(0);
+
+    const dry = await cli(['sync', id, '--dry-run', '--wait']);
+    expect(dry).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/succeeded \(dry run: nothing written\)/),
+    });
+    expect(w.at.db.contracts.size).toBe(0);
+
+    const mapping = await cli(['mappings', 'get', id, '--json']);
+    const file = join(dir, 'mapping.json');
+    await writeFile(file, mapping.stdout);
+    expect(await cli(['mappings', 'put', id, '--file', file])).toMatchObject({ code: 0 });
+
+    const patch = join(dir, 'settings.json');
+    await writeFile(patch, JSON.stringify({ usageMonths: 3 }));
+    expect((await cli(['links', 'settings', 'patch', id, '--file', patch])).code).toBe(0);
+    const settings = JSON.parse((await cli(['links', 'settings', 'get', id, '--json'])).stdout);
+    expect(settings).toMatchObject({ usageMonths: 3 });
+
+    const audit = await cli(['audit']);
+    expect(audit).toMatchObject({
+      code: 0,
+      stdout: expect.stringMatching(/link\.suspended[\s\S]*chain verified/),
+    });
+    expect(seen.join('\n')).not.toContain(TOKEN);
+  }, 60_000);
 });
