@@ -25,6 +25,7 @@ import { createSyncWorker } from './queue/worker.ts';
 import { checkReadiness } from './readiness.ts';
 import { SpinPanelClient } from './spinpanel/client.ts';
 import { readAccount } from './spinpanel/snapshot.ts';
+import { appendAudit } from './store/audit.ts';
 import { auditKeyringFrom, bindAuditKeyring } from './store/audit-keys.ts';
 import type { StoreContext } from './store/context.ts';
 import { createKeys } from './store/keys.ts';
@@ -341,20 +342,61 @@ export function createServices(d: ServiceDeps) {
       const link = await getLink(store, accountId, linkId);
       if (link.status !== 'active')
         throw new AppError('link_not_active', 409, `link ${linkId} is ${link.status}`);
-      const job: Job = await enqueueSync(queue, link, opts.dryRun, retry);
-      const runId = job.id!;
-      if (!opts.waitMs) return { runId, state: 'queued' };
-      try {
-        await job.waitUntilFinished(d.events(), opts.waitMs);
-      } catch (error) {
-        const state = await job.getState();
-        if (state !== 'failed') return { runId, state };
-        void error;
-      }
-      const run = await getRun(store, accountId, linkId, runId).catch(() => undefined);
-      return { runId, state: await job.getState(), run };
+      return queueAndWait(link, opts.dryRun, opts.waitMs);
+    },
+    /**
+     * Approves a run awaiting approval (review mode): queues a run that applies its plan if SpinPanel and the
+     * target are as that run read them, else plans again and waits for another approval. Audited.
+     */
+    async approveRun(
+      actor: Actor,
+      accountId: string,
+      linkId: string,
+      runId: string,
+      opts: { waitMs?: number } = {},
+    ): Promise<{ runId: string; state: string; run?: RunRecord }> {
+      if (actor.role !== 'company_admin' && actor.role !== 'reseller')
+        throw forbidden('approving a run is an admin action');
+      const link = await getLink(store, accountId, linkId);
+      if (link.status !== 'active')
+        throw new AppError('link_not_active', 409, `link ${linkId} is ${link.status}`);
+      const reviewed = await getRun(store, accountId, linkId, runId);
+      if (reviewed.status !== 'awaiting-approval')
+        throw new AppError(
+          'run_not_awaiting_approval',
+          409,
+          `run ${runId} is ${reviewed.status}, not awaiting approval`,
+        );
+      // Recorded before the run is queued: a queued approval is never unaccounted for.
+      await appendAudit(store.redis, store.keys, accountId, {
+        type: 'run.approved',
+        actor,
+        subject: { linkId },
+        data: { runId: reviewed.id, ops: reviewed.plan?.length ?? 0 },
+      });
+      return queueAndWait(link, false, opts.waitMs, reviewed.id);
     },
   };
+  /** Queues a run; with `waitMs` waits for it to finish and returns the run record too. */
+  async function queueAndWait(
+    link: Link,
+    dryRun: boolean,
+    waitMs?: number,
+    approvedRunId?: string,
+  ): Promise<{ runId: string; state: string; run?: RunRecord }> {
+    const job: Job = await enqueueSync(queue, link, dryRun, retry, approvedRunId);
+    const runId = job.id!;
+    if (!waitMs) return { runId, state: 'queued' };
+    try {
+      await job.waitUntilFinished(d.events(), waitMs);
+    } catch (error) {
+      const state = await job.getState();
+      if (state !== 'failed') return { runId, state };
+      void error;
+    }
+    const run = await getRun(store, link.accountId, link.id, runId).catch(() => undefined);
+    return { runId, state: await job.getState(), run };
+  }
   // Data rights (export, erasure, removed users, webhook…) reuse this revocation rather than their own.
   const privacy = createPrivacyServices({
     store,

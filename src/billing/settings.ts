@@ -41,6 +41,11 @@ export const CommonSettings = z.object({
   usageChargeName: z.string().trim().min(1).max(80).default('Microsoft Azure usage'),
   /** Closed months of usage read each run: the last one and earlier ones, to catch a missed month. */
   usageMonths: z.number().int().min(1).max(12).default(2),
+  /**
+   * `auto`: scheduled runs apply their plan. `review`: they plan and wait for an admin to approve that plan, and
+   * "sync now" only plans unless it applies an approved run.
+   */
+  approval: z.enum(['auto', 'review']).default('auto'),
 });
 export type CommonSettings = z.infer<typeof CommonSettings>;
 export type CommonSettingsInput = z.input<typeof CommonSettings>;

@@ -8,6 +8,8 @@ export const SyncJobData = z.object({
   epoch: z.number().int().positive(),
   dryRun: z.boolean().default(false),
   trigger: z.enum(['schedule', 'manual']),
+  /** Set when an admin approved a run awaiting approval: this job applies that run's plan if nothing changed. */
+  approvedRunId: z.string().min(1).max(200).optional(),
 });
 export type SyncJobData = z.infer<typeof SyncJobData>;
 

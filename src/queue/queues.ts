@@ -38,13 +38,20 @@ export async function unscheduleLink(queue: Queue, accountId: string, linkId: st
 }
 
 /** "Sync now": the job id is the run id, so the caller can wait for it and read the run back. */
-export async function enqueueSync(queue: Queue, link: Link, dryRun: boolean, retry: RetryPolicy) {
+export async function enqueueSync(
+  queue: Queue,
+  link: Link,
+  dryRun: boolean,
+  retry: RetryPolicy,
+  approvedRunId?: string,
+) {
   const data = jobCatalog.sync.schema.parse({
     accountId: link.accountId,
     linkId: link.id,
     epoch: link.epoch,
     dryRun,
     trigger: 'manual',
+    ...(approvedRunId ? { approvedRunId } : {}),
   });
   return queue.add('sync', data, { ...jobCatalog.sync.options(retry), jobId: randomUUID() });
 }

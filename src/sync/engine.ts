@@ -13,9 +13,10 @@ import { SpinPanelClient } from '../spinpanel/client.ts';
 import { addUsage, closedUsagePeriods } from '../spinpanel/snapshot.ts';
 import type { StoreContext } from '../store/context.ts';
 import { applyOps } from './apply.ts';
+import { approvalChanges, fingerprint, snapshotFingerprint } from './approval.ts';
 import { permanentRunFailure } from './failure.ts';
 import { settleRecon } from './recon.ts';
-import { type RunRecord, saveRun } from './runs.ts';
+import { getRun, type RunRecord, saveRun } from './runs.ts';
 
 export interface EngineDeps {
   store: StoreContext;
@@ -48,6 +49,8 @@ export interface RunRequest {
   dryRun: boolean;
   trigger: 'schedule' | 'manual';
   attempt?: number;
+  /** A run awaiting approval whose plan an admin approved: applied if SpinPanel and the target are unchanged. */
+  approvedRunId?: string;
 }
 
 export class RunCancelledError extends Error {
@@ -107,6 +110,7 @@ export async function runSync(
     quarantined: [],
     unmapped: [],
     recon: [],
+    ...(req.approvedRunId ? { approvedRunId: req.approvedRunId } : {}),
   };
   let connector: Connector | undefined;
   let target = 'unknown';
@@ -174,9 +178,35 @@ export async function runSync(
     if (planned.notices) run.notices = planned.notices;
     for (const op of plan.ops) bump(run.planned, op.kind);
 
-    if (req.dryRun) {
+    const keepPlan = () => {
       run.plan = plan.ops.map(({ key, kind, customerId, summary }) => ({ key, kind, customerId, summary }));
+    };
+    // Review mode: only an approved plan is applied; "sync now" without an approval is a dry run.
+    const review = link.settings.approval === 'review' && !req.dryRun;
+    if (review && !req.approvedRunId && req.trigger === 'manual') run.dryRun = true;
+    if (req.dryRun || run.dryRun) {
+      keepPlan();
       return await finish('succeeded');
+    }
+    if (review) {
+      const print = {
+        targetFingerprint: fingerprint(state),
+        snapshotFingerprint: snapshotFingerprint(snapshot),
+        opKeys: plan.ops.map((op) => op.key),
+      };
+      const approved = req.approvedRunId
+        ? await getRun(deps.store, req.accountId, req.linkId, req.approvedRunId)
+        : undefined;
+      const changed = approved ? approvalChanges(approved, print) : undefined;
+      // A plan with nothing to write has nothing to review.
+      const waits = approved ? (changed?.length ?? 0) > 0 : plan.ops.length > 0;
+      if (waits) {
+        keepPlan();
+        run.targetFingerprint = print.targetFingerprint;
+        run.snapshotFingerprint = print.snapshotFingerprint;
+        if (changed) run.changedSinceApproval = changed;
+        return await finish('awaiting-approval');
+      }
     }
     // Independent ops overlap up to `concurrency`; needs, lanes and the error/skip rules are in applyOps.
     // Every op that went through is in the ledger at once, so a run stopped half-way still proves what it did.

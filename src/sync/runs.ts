@@ -11,8 +11,18 @@ import { notFound } from '../errors.ts';
 import type { StoreContext } from '../store/context.ts';
 import { changedLines, countLines, type LineCounts } from './recon.ts';
 
-/** `deferred`: the target's request budget ran out; the same job resumes later (not a failure). */
-export type RunStatus = 'running' | 'succeeded' | 'partial' | 'failed' | 'cancelled' | 'deferred';
+/**
+ * `deferred`: the target's request budget ran out; the same job resumes later (not a failure).
+ * `awaiting-approval`: a link in `review` mode planned and wrote nothing; approving the run applies its plan.
+ */
+export type RunStatus =
+  | 'running'
+  | 'succeeded'
+  | 'partial'
+  | 'failed'
+  | 'cancelled'
+  | 'deferred'
+  | 'awaiting-approval';
 
 export interface RunError {
   opKey?: string;
@@ -63,8 +73,15 @@ export interface RunRecord {
   usage?: UsageReconLine[];
   /** What the run noticed without failing, e.g. usage that changed after it was posted. */
   notices?: Notice[];
-  /** The plan itself, kept for dry runs so they can be read back. */
+  /** The plan itself, kept for dry runs and runs awaiting approval so they can be read back. */
   plan?: Pick<PlanOp, 'key' | 'kind' | 'customerId' | 'summary'>[];
+  /** Review mode: sha256 of what the run read from the target and from SpinPanel, checked again on approval. */
+  targetFingerprint?: string;
+  snapshotFingerprint?: string;
+  /** The run whose reviewed plan this run was started to apply. */
+  approvedRunId?: string;
+  /** Why an approved plan was not applied but planned again (SpinPanel, the target or the plan changed). */
+  changedSinceApproval?: string[];
 }
 
 /** Run records expire on their own; the default keeps 90 days of history. */

@@ -1,9 +1,11 @@
+import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, HTTPMethods } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Role } from '../../src/config.ts';
 import { DASHBOARD_PATH } from '../../src/http/ops.ts';
 import { buildServer } from '../../src/http/server.ts';
 import { readAudit } from '../../src/store/audit.ts';
+import { saveRun } from '../../src/sync/runs.ts';
 import { apiToken } from '../helpers/api.ts';
 import { AUTOTASK_CREDENTIALS, admin, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
 
@@ -110,6 +112,18 @@ const SPECS: Record<string, Spec> = {
     ok: 202,
     body: () => ({ dryRun: true }),
     setup: (w) => ensureLink(w, 'active'),
+  },
+  'POST /v1/accounts/:accountId/links/:linkId/runs/:runId/approve': {
+    who: ADMINS,
+    ok: 202,
+    // A run awaiting approval (review mode), made from the finished one; no worker runs the queued approval.
+    setup: async (w, ids) => {
+      await ensureLink(w, 'active');
+      const done = await w.app.services.getRun(ids.accountId, ids.linkId, ids.runId);
+      const runId = `awaiting-${randomUUID()}`;
+      await saveRun(w.app.store, { ...done, id: runId, jobId: runId, status: 'awaiting-approval' });
+      return { runId };
+    },
   },
   'GET /v1/accounts/:accountId/links/:linkId/syncs': { who: EVERYONE, ok: 200 },
   'GET /v1/accounts/:accountId/links/:linkId/syncs/:runId': { who: EVERYONE, ok: 200 },

@@ -24,6 +24,7 @@ const publicLink = (link: Link) => link;
 const SyncBody = z.strictObject({
   dryRun: z.boolean().default(false).describe('plan only: nothing is written to the target'),
 });
+const NoBody = z.strictObject({}).describe('no body, or `{}`');
 const tags = ['consents and links'];
 
 /** Consents, links and their runs. */
@@ -159,6 +160,32 @@ export function registerAccountRoutes(root: FastifyInstance, services: Services,
       const { accountId, linkId } = req.params;
       await services.getLink(accountId, linkId);
       return { items: await services.listRuns(accountId, linkId) };
+    },
+  );
+  app.post(
+    '/v1/accounts/:accountId/links/:linkId/runs/:runId/approve',
+    {
+      schema: {
+        summary: 'Approve a run awaiting approval (review mode): apply its plan',
+        description:
+          'Queues a run that applies exactly the approved plan if SpinPanel and the target are as the approved run read them; otherwise it plans again and ends `awaiting-approval`, saying what changed (`changedSinceApproval`). Audited as `run.approved`. Queued: 202 with the run id; with `?wait=true`: 200 with the finished run. 409 when the run is not awaiting approval or the link is not active.',
+        tags: ['runs'],
+        params: RunParams,
+        querystring: WaitQuery,
+        body: NoBody,
+        response: answers(
+          { 200: Run, 202: z.object({ runId: z.string(), state: z.string() }) },
+          [409, 413, 415],
+        ),
+      },
+    },
+    async (req, reply) => {
+      const { accountId, linkId, runId } = req.params;
+      const result = await services.approveRun(actorOf(req), accountId, linkId, runId, {
+        waitMs: req.query.wait === 'true' ? maxWaitMs : undefined,
+      });
+      if (result.run && result.run.status !== 'running') return reply.status(200).send(result.run);
+      return reply.status(202).send({ runId: result.runId, state: result.state });
     },
   );
   app.get(
