@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { readJsonFile, remoteAction } from './remote-context.ts';
+import { registerRemotePrivacy } from './remote-privacy.ts';
 import { registerRemoteSync } from './remote-sync.ts';
 import { record, table } from './table.ts';
 
@@ -155,29 +156,5 @@ export function registerRemoteCommands(program: Command): void {
 
   registerRemoteSync(remote);
 
-  remote
-    .command('export')
-    .description('everything held about the account, as JSON')
-    .action(
-      remoteAction(async (c) => {
-        // An export is a document: JSON whatever the flag.
-        c.out(`${JSON.stringify(await c.client.request('GET', c.client.account('/export')), null, 2)}\n`);
-        return 0;
-      }),
-    );
-  remote
-    .command('audit')
-    .description('the account’s audit trail and whether its chain verifies')
-    .action(
-      remoteAction(async (c) => {
-        c.show(
-          await c.client.request('GET', c.client.account('/audit')),
-          (v: { items: Row[]; verified: unknown }) => {
-            const verdict = typeof v.verified === 'object' ? JSON.stringify(v.verified) : String(v.verified);
-            return `${table(v.items, ['at', 'type', 'actor', 'subject'])}chain verified: ${verdict}\n`;
-          },
-        );
-        return 0;
-      }),
-    );
+  registerRemotePrivacy(remote);
 }

@@ -145,4 +145,18 @@ describe('billing-sync remote: the admin API from the command line', () => {
     });
     expect(seen.join('\n')).not.toContain(TOKEN);
   }, 60_000);
+
+  it('sets exclusions, reports a removed user, and erases only with --yes', async () => {
+    const id = w.link.id;
+    const customer = w.sp.data.customers[0]!.id;
+    expect((await cli(['exclusions', 'put', id, '--customers', customer])).code).toBe(0);
+    expect(JSON.parse((await cli(['exclusions', 'get', id, '--json'])).stdout)).toMatchObject({
+      customerIds: [customer],
+    });
+    expect((await cli(['users', 'removed', 'user-3'])).code).toBe(0);
+    expect(await cli(['erase'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--yes/) });
+    expect((await cli(['links', 'list', '--json'])).code).toBe(0);
+    expect((await cli(['erase', '--yes'])).code).toBe(0);
+    expect(seen.join('\n')).not.toContain(TOKEN);
+  }, 60_000);
 });
