@@ -85,7 +85,37 @@ async function waitForRun(
   }
 }
 
-/** `remote sync`, `remote runs list|show`. */
+/** Checked before anything is queued: a bad flag must not start a run. */
+function timeoutMs(seconds: string): number {
+  const n = Number(seconds);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError('--timeout must be a positive number');
+  return n * 1000;
+}
+
+type Queued = { runId?: string; id?: string; state?: string; status?: string };
+
+/** After a POST that queues a run: 200 is a finished run already, 202 a queued job to follow with --wait. */
+async function follow(
+  c: RemoteContext,
+  syncsPath: string,
+  queued: Queued,
+  o: { wait?: boolean; timeoutMs: number },
+): Promise<number> {
+  if (finished(queued.status)) {
+    c.show(queued, (v: RunView) => runSummary(v));
+    return exitCodeOf(queued as RunView);
+  }
+  const runId = queued.runId ?? queued.id!;
+  if (!o.wait) {
+    c.show(queued, () => `queued run ${runId}\n`);
+    return 0;
+  }
+  const run = await waitForRun(c, `${syncsPath}/${encodeURIComponent(runId)}`, o.timeoutMs, 300);
+  c.show(run, (v: RunView) => runSummary(v));
+  return exitCodeOf(run);
+}
+
+/** `remote sync`, `remote runs list|show|approve`. */
 export function registerRemoteSync(remote: Command): void {
   const syncs = (c: RemoteContext, linkId: string) =>
     c.client.account(`/links/${encodeURIComponent(linkId)}/syncs`);
@@ -97,33 +127,11 @@ export function registerRemoteSync(remote: Command): void {
     .option('--timeout <seconds>', 'give up waiting after this long', '600')
     .action(
       remoteAction(async (c, linkId: string, o: { dryRun?: boolean; wait?: boolean; timeout: string }) => {
-        const timeout = Number(o.timeout);
-        if (!Number.isFinite(timeout) || timeout <= 0)
-          throw new UsageError('--timeout must be a positive number');
-        const queued = await c.client.request<{
-          runId?: string;
-          id?: string;
-          state?: string;
-          status?: string;
-        }>('POST', syncs(c, linkId), { dryRun: o.dryRun === true });
-        // 200 is a finished run already; 202 a queued job.
-        if (finished(queued.status)) {
-          c.show(queued, (v: RunView) => runSummary(v));
-          return exitCodeOf(queued as RunView);
-        }
-        const runId = queued.runId ?? queued.id!;
-        if (!o.wait) {
-          c.show(queued, () => `queued run ${runId}\n`);
-          return 0;
-        }
-        const run = await waitForRun(
-          c,
-          `${syncs(c, linkId)}/${encodeURIComponent(runId)}`,
-          timeout * 1000,
-          300,
-        );
-        c.show(run, (v: RunView) => runSummary(v));
-        return exitCodeOf(run);
+        const wait = { wait: o.wait, timeoutMs: timeoutMs(o.timeout) };
+        const queued = await c.client.request<Queued>('POST', syncs(c, linkId), {
+          dryRun: o.dryRun === true,
+        });
+        return follow(c, syncs(c, linkId), queued, wait);
       }),
     );
 
@@ -161,6 +169,22 @@ export function registerRemoteSync(remote: Command): void {
           },
         );
         return 0;
+      }),
+    );
+  runs
+    .command('approve <linkId> <runId>')
+    .description(
+      'approve a run awaiting approval (review mode): apply its plan, or re-plan if things changed',
+    )
+    .option('--wait', 'follow the run to its end and print its summary')
+    .option('--timeout <seconds>', 'give up waiting after this long', '600')
+    .action(
+      remoteAction(async (c, linkId: string, runId: string, o: { wait?: boolean; timeout: string }) => {
+        const wait = { wait: o.wait, timeoutMs: timeoutMs(o.timeout) };
+        const path = c.client.account(
+          `/links/${encodeURIComponent(linkId)}/runs/${encodeURIComponent(runId)}/approve`,
+        );
+        return follow(c, syncs(c, linkId), await c.client.request<Queued>('POST', path), wait);
       }),
     );
 }

@@ -1,9 +1,11 @@
 import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { runSync } from '../../src/sync/engine.ts';
 import { type ApiHarness, startApi } from '../helpers/api.ts';
 import { AUTOTASK_CREDENTIALS, BILLING_CODE, startWorld, type World } from '../helpers/world.ts';
 
@@ -157,6 +159,33 @@ describe('billing-sync remote: the admin API from the command line', () => {
     expect(await cli(['erase'])).toMatchObject({ code: 2, stderr: expect.stringMatching(/--yes/) });
     expect((await cli(['links', 'list', '--json'])).code).toBe(0);
     expect((await cli(['erase', '--yes'])).code).toBe(0);
+    expect(seen.join('\n')).not.toContain(TOKEN);
+  }, 60_000);
+
+  it('approves a run awaiting approval and follows it to the applied summary', async () => {
+    await api.close();
+    await w.close();
+    w = await startWorld({ settings: { approval: 'review', serviceBillingCodeId: BILLING_CODE } });
+    api = await startApi(w, [
+      { token: TOKEN, accountId: w.accountId, role: 'company_admin', userId: 'admin-9' },
+    ]);
+    // A scheduled run, as the queue's job scheduler starts one: in review mode it plans and waits.
+    const waiting = await runSync(w.app.engine, {
+      runId: `scheduled-${randomUUID()}`,
+      accountId: w.accountId,
+      linkId: w.link.id,
+      epoch: w.link.epoch,
+      dryRun: false,
+      trigger: 'schedule',
+    });
+    expect(waiting.status).toBe('awaiting-approval');
+    const shown = await cli(['runs', 'show', w.link.id, waiting.id]);
+    expect(shown.stdout).toMatch(/awaiting-approval/);
+    expect(w.at.db.contracts.size).toBe(0);
+
+    const approved = await cli(['runs', 'approve', w.link.id, waiting.id, '--wait']);
+    expect(approved).toMatchObject({ code: 0, stdout: expect.stringMatching(/: succeeded/) });
+    expect(w.at.db.contracts.size).toBe(3);
     expect(seen.join('\n')).not.toContain(TOKEN);
   }, 60_000);
 });
