@@ -109,6 +109,8 @@ describe('OpenAPI document', () => {
     for (const asset of [...html.matchAll(/(?:src|href)="([^"]+)"/g)].map((m) => m[1]!)) {
       const res = await fetch(new URL(asset, `${base}/docs/`));
       expect(res.status, asset).toBe(200);
+      // Read to the end: an unread body keeps its connection busy, and the server's close waits ~30 s for it.
+      await res.arrayBuffer();
     }
     const init = await fetch(`${base}/docs/static/swagger-initializer.js`);
     expect(await init.text()).toContain('/openapi.json');
