@@ -7,11 +7,11 @@ import { type Actor, type GrantConsentBody, grantConsent, listConsents } from '.
 import { Gate } from './consent/gate.ts';
 import { createLifecycleServices } from './consent/lifecycle.ts';
 import { AppError, forbidden } from './errors.ts';
-import type { OpsDeps } from './http/ops.ts';
 import { type CreateLinkBody, createLink, getLink, type Link, listLinks } from './links/links.ts';
 import { type SettingsPatch, updateSettings } from './links/settings.ts';
 import { Vault } from './links/vault.ts';
 import { createLogger } from './logger.ts';
+import type { OpsDeps } from './metrics.ts';
 import { createMetrics, type Metrics } from './metrics.ts';
 import { createNotifier, type Notifier } from './notify/notifier.ts';
 import { type Maintenance, startMaintenance } from './privacy/maintenance.ts';

@@ -1,5 +1,6 @@
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { Readiness } from './readiness.ts';
 
 /**
  * The service's Prometheus series, on a registry of its own: the composition root makes one per app, so several
@@ -140,4 +141,16 @@ export function endpointOf(url: string | undefined): string {
   } catch {
     return 'unknown';
   }
+}
+
+/**
+ * What the API's operations routes read (src/http/ops.ts); the composition root makes it. Kept here, below both,
+ * so the composition root does not import the HTTP layer.
+ */
+export interface OpsDeps {
+  metrics: Metrics;
+  ready: () => Promise<Readiness>;
+  queues: Queue[];
+  /** Mount the BullMQ dashboard. @defaultValue true */
+  dashboard?: boolean;
 }

@@ -1,5 +1,6 @@
 import type { z } from 'zod';
 import { addDays, monthStart } from '../../src/billing/dates.ts';
+import { itemLedgerKey } from '../../src/billing/items.ts';
 import type { DesiredState, Ledger, LinkMapping } from '../types.ts';
 import { type AutotaskClient, AutotaskError, type Filter, MAX_RECORDS } from './client.ts';
 import { managedContractNumber, SERVICE_MARKER } from './mappers.ts';
@@ -317,7 +318,8 @@ export async function readAutotaskState(
   const unresolved = customers.flatMap((c) =>
     c.lines.filter(
       (l) =>
-        ledger.items[`${l.productId}|${l.period}`] === undefined && !mapping.products[l.productId]?.serviceId,
+        ledger.items[itemLedgerKey(l.productId, l.period)] === undefined &&
+        !mapping.products[l.productId]?.serviceId,
     ),
   );
   const serviceNames = unresolved.map((l) => itemNames(l));

@@ -87,3 +87,6 @@ export const fieldsOf = (flavour: Flavour): Fields => (flavour === 'nav-odata' ?
 
 /** Documented BC text lengths (API v2.0): displayName 100, line description 100; NAV reads `$metadata`. */
 export const BC_LENGTHS = { itemName: 100, customerName: 100, lineDescription: 100 };
+
+/** The product the link's Azure usage is invoiced under when no item number is set. */
+export const USAGE_PRODUCT = 'AZURE-USAGE';

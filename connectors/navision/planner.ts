@@ -14,11 +14,9 @@ import type {
   PlanOp,
   ReconLine,
 } from '../types.ts';
+import { USAGE_PRODUCT } from './fields.ts';
 import type { InvoiceView, NavisionState } from './read.ts';
 import type { NavisionSettings } from './settings.ts';
-
-/** The product the link's Azure usage is invoiced under when no item number is set. */
-export const USAGE_PRODUCT = 'AZURE-USAGE';
 
 export interface InvoiceLineData {
   item: IdOrRef;
@@ -371,5 +369,3 @@ function planCustomer(
 
 const total = (lines: InvoiceLineRecord[]): number =>
   Math.round(lines.reduce((s, l) => s + l.quantity * l.unitPrice, 0) * 100) / 100;
-
-export { itemLedgerKey, itemName };

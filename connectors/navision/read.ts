@@ -1,11 +1,11 @@
 import { monthOf } from '../../src/billing/dates.ts';
 import { invoiceKey } from '../../src/billing/invoices.ts';
-import { itemName } from '../../src/billing/items.ts';
+import { itemLedgerKey, itemName } from '../../src/billing/items.ts';
 import { normalName } from '../../src/billing/matching.ts';
 import type { DesiredState, Ledger, LinkMapping } from '../types.ts';
 import { etagOf, type NavisionClient, type ODataRecord } from './client.ts';
 import { anyOf, type Filter, segment } from './company.ts';
-import { BC_LENGTHS, type Fields } from './fields.ts';
+import { BC_LENGTHS, type Fields, USAGE_PRODUCT } from './fields.ts';
 import type { NavisionSettings } from './settings.ts';
 
 /** A sales invoice as the plan needs it: its reference (NAV `No`, BC `id`), whether posted, its lines. */
@@ -105,15 +105,15 @@ export async function readNavisionState(
   const products = customers.flatMap((c) => [...c.lines, ...(c.oneOffs ?? [])]);
   const itemNumbers = [
     ...products.map((p) =>
-      str(mapping.products[p.productId]?.serviceId ?? ledger.items[`${p.productId}|month`]),
+      str(mapping.products[p.productId]?.serviceId ?? ledger.items[itemLedgerKey(p.productId, 'month')]),
     ),
     ...(settings.usageItemNo ? [settings.usageItemNo] : []),
-    str(ledger.items['AZURE-USAGE|month']),
+    str(ledger.items[itemLedgerKey(USAGE_PRODUCT, 'month')]),
   ].filter(Boolean);
   const unresolved = products.filter(
     (p) =>
       mapping.products[p.productId]?.serviceId === undefined &&
-      ledger.items[`${p.productId}|month`] === undefined,
+      ledger.items[itemLedgerKey(p.productId, 'month')] === undefined,
   );
   const lengths = client.flavour === 'nav-odata' ? await navLengths(client) : { ...BC_LENGTHS };
   const itemRows = [

@@ -5,17 +5,9 @@ import type { Queue } from 'bullmq';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { AppError, forbidden } from '../errors.ts';
-import type { Metrics } from '../metrics.ts';
-import type { Readiness } from '../readiness.ts';
+import type { OpsDeps } from '../metrics.ts';
 
-/** What the operations routes read; the composition root makes it (src/app.ts). */
-export interface OpsDeps {
-  metrics: Metrics;
-  ready: () => Promise<Readiness>;
-  queues: Queue[];
-  /** Mount the BullMQ dashboard. @defaultValue true */
-  dashboard?: boolean;
-}
+export type { OpsDeps };
 
 export const DASHBOARD_PATH = '/admin/queues';
 const PROBES = new Set(['/healthz', '/readyz', '/metrics']);
